@@ -1,0 +1,1 @@
+"""Messages, the labelling taxonomy, the seed corpus, loaders and public-corpus adapters."""

@@ -1,0 +1,75 @@
+"""Runtime settings shared by every package, read from the environment and an optional `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting Tidings reads; each can be set as `TIDINGS_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TIDINGS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Where Tidings keeps its own state: the embedded MLflow store, caches, reports.",
+    )
+    corpora_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "data",
+        description="Directory holding the public labelled corpora (never committed to the repo).",
+    )
+    mlflow_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking URI; empty means a SQLite store under data_dir.",
+    )
+    registry_uri: str | None = Field(
+        default=None, description="MLflow registry URI; empty means the tracking URI."
+    )
+    model_name: str = Field(
+        default="tidings-classifier", description="Registered model name in the MLflow registry."
+    )
+    experiment: str = Field(default="tidings", description="MLflow experiment for training runs.")
+    default_config: Path = Field(
+        default=PROJECT_ROOT / "training" / "configs" / "default.yaml",
+        description="Training config used when the registry has no champion yet.",
+    )
+    encoder: str | None = Field(
+        default=None,
+        description="Override the encoder named in training configs, e.g. 'minilm-l6.v1' or "
+        "'sentence-transformers:<model name or path>'.",
+    )
+    threads: int = Field(default=2, ge=1, description="Torch CPU threads.")
+
+    @field_validator("mlflow_uri", "registry_uri", "encoder", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI in force: the configured one or the embedded SQLite store."""
+        if self.mlflow_uri:
+            return self.mlflow_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        """Artifact location for experiments created on the embedded store."""
+        return (self.data_dir / "mlartifacts").resolve()
+
+    @property
+    def cache_dir(self) -> Path:
+        """Embedding cache directory."""
+        return self.data_dir / "cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()

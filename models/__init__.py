@@ -1,0 +1,1 @@
+"""Encoders, the multi-head message classifier, calibration and the MLflow pyfunc wrapper."""

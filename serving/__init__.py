@@ -1,0 +1,1 @@
+"""The `tidings` command line (and, later, the HTTP API and web pages)."""

@@ -1,0 +1,149 @@
+"""The `tidings` command: train, predict, evaluate and benchmark from the shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from data.settings import get_settings  # noqa: E402
+
+app = typer.Typer(help="Tidings: intent, urgency and sentiment for community inboxes.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+out = Console()
+err = Console(stderr=True)
+
+
+def _champion():  # type: ignore[no-untyped-def]
+    from training.bootstrap import ensure_champion
+    from training.registry import load_version
+
+    ref = ensure_champion()
+    return ref, load_version(ref)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Training config YAML.", exists=True, dir_okay=False)] = Path(
+        "training/configs/default.yaml"
+    ),
+    register: Annotated[bool, typer.Option(help="Register the model and run the promotion gate.")] = True,
+) -> None:
+    """Train a classifier from a config, track it in MLflow, register it and gate promotion."""
+    from training.config import TrainingConfig
+    from training.trainer import Trainer
+
+    result = Trainer(TrainingConfig.from_yaml(config)).run(register=register)
+    table = Table(title=f"run {result.run_id}" + (f" → version {result.version}" if result.version else ""))
+    for col in ("set", "head", "macro-F1", "accuracy", "ECE", "QWK", "n"):
+        table.add_column(col)
+    for set_name, heads in result.metrics.items():
+        for head, m in heads.items():
+            qwk = f"{m['qwk']:.3f}" if "qwk" in m else ""
+            table.add_row(set_name, head, f"{m['macro_f1']:.3f}", f"{m['accuracy']:.3f}", f"{m['ece']:.3f}", qwk, str(m["n"]))
+    out.print(table)
+    if result.verdict:
+        out.print(f"gate: {'promoted to champion' if result.verdict.promote else 'champion kept'} — {result.verdict.reason}")
+
+
+@app.command()
+def bootstrap() -> None:
+    """Train and register the default model if the registry has no champion yet."""
+    from training.bootstrap import ensure_champion
+
+    ref = ensure_champion()
+    out.print(f"champion: {ref.name} v{ref.version} (tracking store {get_settings().tracking_uri})")
+
+
+@app.command()
+def predict(
+    text: Annotated[str | None, typer.Argument(help="A message to classify.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="JSONL file with a `text` field per line.", exists=True)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+) -> None:
+    """Classify one message, or every line of a JSONL file, with the champion."""
+    if (text is None) == (file is None):
+        raise typer.BadParameter("give either a message or --file, not both")
+    if file is not None:
+        from data.loaders import load_table
+
+        result = load_table(file)
+        for r in result.rejected:
+            err.print(f"[yellow]skipped {r}")
+        texts = [i.message.text for i in result.items]
+        ids = [i.message.id for i in result.items]
+    else:
+        texts, ids = [text or ""], ["-"]
+    ref, model = _champion()
+    predictions = model.predict(texts)
+    if as_json:
+        for mid, t, p in zip(ids, texts, predictions, strict=True):
+            out.print_json(json.dumps({"id": mid, "text": t, **p.to_dict(), "model": {"name": ref.name, "version": ref.version}}))
+        return
+    table = Table(title=f"{ref.name} v{ref.version}")
+    table.add_column("message", overflow="fold", max_width=60)
+    for head in model.head_names:
+        table.add_column(head)
+    for t, p in zip(texts, predictions, strict=True):
+        cells = []
+        for head in model.head_names:
+            h = p[head]
+            cells.append(f"{h.label} {h.probability:.2f}" + (f" [yellow](abstain: {h.reason})" if h.abstained else ""))
+        table.add_row(t, *cells)
+    out.print(table)
+
+
+@app.command()
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="Labelled JSONL: `text` plus any of intent, urgency, sentiment.", exists=True)],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics here as JSON.")] = None,
+) -> None:
+    """Score the champion on a labelled file; heads the file does not label are left out."""
+    from data.loaders import load_table
+    from evaluation.scoring import evaluate_items
+
+    result = load_table(file)
+    err.print(f"{file}: {result.summary()}")
+    for r in result.rejected[:10]:
+        err.print(f"[yellow]rejected {r}")
+    if not result.items:
+        err.print("[red]no usable rows")
+        raise typer.Exit(1)
+    ref, model = _champion()
+    from training.trainer import progress_bar
+
+    texts = [i.message.text for i in result.items]
+    with progress_bar("encoding", len(texts)) as advance:
+        embeddings = model.embed(texts, progress=advance)
+    metrics = evaluate_items(model, result.items, embeddings)
+    report = {**metrics, "model": {"name": ref.name, "version": ref.version}, "file": str(file), "rows": result.summary()}
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    table = Table(title=f"{file.name} — {ref.name} v{ref.version}")
+    for col in ("head", "n", "macro-F1", "macro-recall", "accuracy", "ECE", "QWK", "coverage@90%P"):
+        table.add_column(col)
+    for head, m in metrics.items():
+        qwk = f"{m['qwk']:.3f}" if "qwk" in m else ""
+        table.add_row(
+            head, str(m["n"]), f"{m['macro_f1']:.3f}", f"{m['macro_recall']:.3f}", f"{m['accuracy']:.3f}",
+            f"{m['ece']:.3f}", qwk, f"{m['coverage_at_90_precision']:.3f}",
+        )
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point for `python -m serving.cli`."""
+    app(prog_name="tidings")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training configs, the trainer, MLflow tracking and the promotion gate."""

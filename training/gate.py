@@ -1,0 +1,62 @@
+"""The promotion gate: a challenger replaces the champion only if no head gets worse."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """Whether to promote, why, and the per-head comparison behind it."""
+
+    promote: bool
+    reason: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def table(self) -> str:
+        """The comparison as a Markdown table."""
+        lines = ["| set | head | champion macro-F1 | challenger macro-F1 | change |", "|---|---|---|---|---|"]
+        for r in self.rows:
+            champ = "–" if r["champion"] is None else f"{r['champion']:.3f}"
+            lines.append(f"| {r['set']} | {r['head']} | {champ} | {r['challenger']:.3f} | {r['delta']:+.3f} |")
+        return "\n".join(lines)
+
+
+def compare(
+    challenger: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    champion: Mapping[str, Mapping[str, Mapping[str, Any]]] | None,
+    max_drop: float = 0.01,
+    require_improvement: bool = False,
+    min_improvement: float = 0.0,
+) -> GateVerdict:
+    """Compare macro-F1 per evaluation set and head (`{set: {head: {"macro_f1": ...}}}`).
+
+    Promote when there is no champion, or when no head on any set drops by more than
+    `max_drop`, and (if `require_improvement`) at least one head improves by more than
+    `min_improvement`.
+    """
+    rows = []
+    for set_name, heads in challenger.items():
+        for head, metrics in heads.items():
+            theirs = None if champion is None else champion.get(set_name, {}).get(head, {}).get("macro_f1")
+            ours = float(metrics["macro_f1"])
+            rows.append(
+                {"set": set_name, "head": head, "champion": theirs, "challenger": ours, "delta": ours - (theirs or 0.0)}
+            )
+    if champion is None:
+        return GateVerdict(True, "no champion yet: the first model becomes champion", rows)
+    compared = [r for r in rows if r["champion"] is not None]
+    if not compared:
+        return GateVerdict(False, "champion has no figures on the gate sets: keeping it, compare by hand", rows)
+    drops = [r for r in compared if r["delta"] < -max_drop]
+    if drops:
+        worst = min(drops, key=lambda r: r["delta"])
+        return GateVerdict(
+            False, f"{worst['head']} on {worst['set']} drops {worst['delta']:+.3f} (allowed -{max_drop:.3f})", rows
+        )
+    gains = [r for r in compared if r["delta"] > min_improvement]
+    if require_improvement and not gains:
+        return GateVerdict(False, "no head improves: keeping the champion", rows)
+    return GateVerdict(True, f"no head drops more than {max_drop:.3f}; {len(gains)} head(s) improve", rows)

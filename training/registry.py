@@ -1,0 +1,112 @@
+"""The MLflow tracking store and model registry: where runs go and which model is champion."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from data.settings import Settings, get_settings
+from models.classifier import MessageClassifier
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS_CHAMPION = "previous-champion"
+
+
+def configure_mlflow(settings: Settings | None = None) -> str:
+    """Point MLflow at the configured tracking store and make sure the experiment exists."""
+    import mlflow
+
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The embedded store logs alembic migrations at INFO; keep the CLI output readable.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.registry_uri or settings.tracking_uri)
+    if mlflow.get_experiment_by_name(settings.experiment) is None:
+        location = None if settings.mlflow_uri else settings.artifact_root.as_uri()
+        mlflow.create_experiment(settings.experiment, artifact_location=location)
+    mlflow.set_experiment(settings.experiment)
+    return settings.tracking_uri
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A registered model version and what we know about it."""
+
+    name: str
+    version: str
+    run_id: str | None
+    aliases: tuple[str, ...]
+    created: int | None
+    tags: dict[str, str]
+
+
+def _client() -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient()
+
+
+def model_by_alias(alias: str, settings: Settings | None = None) -> ModelRef | None:
+    """The version holding an alias, or None when the registry has no such model or alias."""
+    from mlflow.exceptions import MlflowException
+
+    settings = settings or get_settings()
+    configure_mlflow(settings)
+    try:
+        mv = _client().get_model_version_by_alias(settings.model_name, alias)
+    except MlflowException:
+        return None
+    return ModelRef(
+        name=mv.name,
+        version=str(mv.version),
+        run_id=mv.run_id,
+        aliases=tuple(mv.aliases or ()),
+        created=mv.creation_timestamp,
+        tags=dict(mv.tags or {}),
+    )
+
+
+def set_alias(alias: str, version: str, settings: Settings | None = None) -> None:
+    """Point an alias at a version."""
+    settings = settings or get_settings()
+    configure_mlflow(settings)
+    _client().set_registered_model_alias(settings.model_name, alias, str(version))
+
+
+def promote(version: str, settings: Settings | None = None) -> None:
+    """Make a version champion, remembering the one it replaces as previous-champion."""
+    current = model_by_alias(CHAMPION, settings)
+    if current is not None and current.version != str(version):
+        set_alias(PREVIOUS_CHAMPION, current.version, settings)
+    set_alias(CHAMPION, version, settings)
+
+
+def download_classifier(ref: ModelRef, settings: Settings | None = None) -> Path:
+    """Fetch a version's classifier directory into the local model cache (once per version)."""
+    import mlflow
+
+    settings = settings or get_settings()
+    target = settings.data_dir / "models" / ref.name / ref.version
+    if (target / "config.json").exists():
+        return target
+    tmp = target.with_name(f"{ref.version}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(tmp))
+    found = next(Path(local).rglob("config.json"), None)
+    if found is None:
+        raise FileNotFoundError(f"model {ref.name} v{ref.version} has no classifier config.json")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.move(str(found.parent), str(target))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_version(ref: ModelRef, settings: Settings | None = None) -> MessageClassifier:
+    """Load a registered version's classifier."""
+    return MessageClassifier.load(download_classifier(ref, settings))

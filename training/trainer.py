@@ -1,0 +1,300 @@
+"""The trainer: data assembly, fitting, calibration, evaluation, MLflow tracking, promotion."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from data.dataset import DedupeReport, dedupe, fingerprint, train_validation_split
+from data.schema import LabelledMessage
+from data.settings import Settings, get_settings
+from data.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
+from evaluation.scoring import evaluate_items
+from evaluation.plots import confusion_png, reliability_png
+from models.cache import CachedEncoder
+from models.classifier import ClassifierSpec, MessageClassifier, package_versions
+from models.encoders import Encoder, load_encoder
+from training.config import TrainingConfig
+from training.finetune import finetune
+from training.gate import GateVerdict, compare
+from training.registry import CHALLENGER, CHAMPION, ModelRef, configure_mlflow, load_version, model_by_alias, promote, set_alias
+from training.sources import LoadedSource, SourceUnavailable, load_source
+
+console = Console(stderr=True)
+
+
+@dataclass
+class TrainingData:
+    """The assembled, deduplicated training and validation sets, and how they were made."""
+
+    train: list[LabelledMessage]
+    validation: list[LabelledMessage]
+    gate_sets: dict[str, list[LabelledMessage]]
+    sources: list[LoadedSource]
+    dedupe: DedupeReport
+    skipped: list[str] = field(default_factory=list)
+
+    def fingerprint(self) -> dict[str, object]:
+        """Hashes of every input file and the row counts that went in."""
+        rows = {s.label: len(s.result.items) for s in self.sources}
+        rows |= {"train": len(self.train), "validation": len(self.validation)}
+        return fingerprint([f for s in self.sources for f in s.files], rows)
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced."""
+
+    model: MessageClassifier
+    metrics: dict[str, dict[str, dict[str, Any]]]
+    run_id: str | None = None
+    version: str | None = None
+    verdict: GateVerdict | None = None
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar; yields the function that advances it."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> TrainingData:
+    """Load every source, deduplicate across them, split deterministically, load gate sets."""
+    loaded, skipped = [], []
+    for spec in config.sources:
+        try:
+            source = load_source(spec, taxonomy)
+        except SourceUnavailable as e:
+            skipped.append(f"{spec.name}:{spec.split} ({e})")
+            continue
+        if source.result.rejected:
+            console.print(f"[yellow]{source.label}: {source.result.summary()}; first: {source.result.rejected[0]}")
+        loaded.append(source)
+    gate_sets = {}
+    for spec in config.gate_sets:
+        try:
+            gate_sets[f"{spec.name}:{spec.split}"] = load_source(spec, taxonomy).result.items
+        except SourceUnavailable as e:
+            skipped.append(f"gate {spec.name}:{spec.split} ({e})")
+    held_out = {item.message.text.strip().lower() for items in gate_sets.values() for item in items}
+    pool = [item for s in loaded for item in s.result.items if item.message.text.strip().lower() not in held_out]
+    unique, report = dedupe(pool)
+    train, validation = train_validation_split(unique, config.validation_fraction, seed=config.seed)
+    return TrainingData(train, validation, gate_sets, loaded, report, skipped)
+
+
+def build_encoder(config: TrainingConfig, settings: Settings) -> Encoder:
+    """The configured encoder (or the settings' override), cached on disk when frozen."""
+    name = settings.encoder or config.classifier.encoder
+    encoder = load_encoder(name, max_seq_length=config.classifier.max_seq_length)
+    if config.profile == "fast":
+        return CachedEncoder(encoder, settings.cache_dir)
+    return encoder
+
+
+class Trainer:
+    """Trains a `MessageClassifier` from a `TrainingConfig` and tracks the run in MLflow."""
+
+    def __init__(self, config: TrainingConfig, settings: Settings | None = None) -> None:
+        self.config = config
+        self.settings = settings or get_settings()
+        self.taxonomy = load_taxonomy(config.taxonomy) if config.taxonomy else default_taxonomy()
+
+    def fit(self, data: TrainingData) -> MessageClassifier:
+        """Fit (and for `finetune`, fine-tune) then calibrate on the validation split."""
+        torch.set_num_threads(self.settings.threads)
+        encoder = build_encoder(self.config, self.settings)
+        spec = ClassifierSpec.from_dict({**self.config.classifier.to_dict(), "encoder": encoder.name})
+        model = MessageClassifier(self.taxonomy, encoder, spec)
+        texts = [i.message.text for i in data.train]
+        targets = model.encode_targets([i.labels.model_dump() for i in data.train])
+        weights = np.array([i.weight for i in data.train], dtype=np.float32)
+        if self.config.profile == "finetune":
+            params = self.config.finetune
+            with progress_bar("fine-tuning encoder + heads", params.epochs * len(texts)) as advance:
+                finetune(model, texts, targets, weights, params, self.config.heads.class_weight, self.config.seed, advance)
+        else:
+            with progress_bar("encoding training messages", len(texts)) as advance:
+                embeddings = model.embed(texts, progress=advance)
+            with progress_bar("fitting heads", self.config.heads.epochs) as advance:
+                model.fit(embeddings, targets, weights, self.config.heads, progress=advance)
+        val_texts = [i.message.text for i in data.validation]
+        with progress_bar("calibrating on validation", len(val_texts)) as advance:
+            val_embeddings = model.embed(val_texts, progress=advance)
+        model.calibrate(val_embeddings, model.encode_targets([i.labels.model_dump() for i in data.validation]))
+        return model
+
+    def evaluate(self, model: MessageClassifier, data: TrainingData) -> dict[str, dict[str, dict[str, Any]]]:
+        """Metrics on the validation split and every gate set."""
+        sets = {"validation": data.validation, **data.gate_sets}
+        out = {}
+        total = sum(len(v) for v in sets.values())
+        with progress_bar("evaluating", total) as advance:
+            for name, items in sets.items():
+                out[name] = evaluate_items(model, items)
+                advance(len(items))
+        return out
+
+    def run(self, register: bool = True) -> TrainingResult:
+        """The whole run: assemble, fit, evaluate, log to MLflow, register and gate."""
+        import mlflow
+
+        configure_mlflow(self.settings)
+        data = assemble(self.config, self.taxonomy)
+        if not data.train:
+            raise ValueError("no training rows: every source was empty or unavailable")
+        with mlflow.start_run(run_name=f"train-{self.config.name}") as run:
+            self._log_inputs(data)
+            model = self.fit(data)
+            metrics = self.evaluate(model, data)
+            model.metrics_ = {s: {h: _headline(m) for h, m in heads.items()} for s, heads in metrics.items()}
+            self._log_metrics(metrics)
+            result = TrainingResult(model, metrics, run_id=run.info.run_id)
+            if register:
+                result.version, result.verdict = self._register_and_gate(model, data)
+        return result
+
+    def _log_inputs(self, data: TrainingData) -> None:
+        import mlflow
+
+        params = _flatten(self.config.to_dict())
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        fp = data.fingerprint()
+        mlflow.log_dict(fp, "dataset/fingerprint.json")
+        mlflow.log_dict(self.config.to_dict(), "config.json")
+        mlflow.log_dict(package_versions(), "environment/packages.json")
+        label_counts = {
+            head: dict(Counter(i.labels.get(head) for i in data.train if i.labels.get(head)))
+            for head in self.taxonomy.head_names
+        }
+        mlflow.log_dict(
+            {
+                "sources": {s.label: s.result.summary() for s in data.sources},
+                "skipped": data.skipped,
+                "dedupe": vars(data.dedupe),
+                "label_counts": label_counts,
+            },
+            "dataset/summary.json",
+        )
+        rejected = [str(r) for s in data.sources for r in s.result.rejected]
+        if rejected:
+            mlflow.log_text("\n".join(rejected), "dataset/rejected_rows.txt")
+        mlflow.set_tags(
+            {
+                "dataset.digest": str(fp["digest"]),
+                "git.commit": _git_commit(),
+                "profile": self.config.profile,
+                "config": self.config.name,
+            }
+        )
+        mlflow.log_metrics({"rows_train": len(data.train), "rows_validation": len(data.validation)})
+
+    def _log_metrics(self, metrics: dict[str, dict[str, dict[str, Any]]]) -> None:
+        import mlflow
+
+        flat = {}
+        for set_name, heads in metrics.items():
+            safe = set_name.replace(":", "_")
+            for head, m in heads.items():
+                for key in ("macro_f1", "macro_recall", "accuracy", "ece", "qwk", "coverage_at_90_precision", "abstention_rate"):
+                    if key in m:
+                        flat[f"{safe}.{head}.{key}"] = m[key]
+                for label, pc in m["per_class"].items():
+                    if pc["support"]:
+                        flat[f"{safe}.{head}.f1.{label}"] = pc["f1"]
+        mlflow.log_metrics(flat)
+        mlflow.log_dict(metrics, "metrics/all.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            for set_name, heads in metrics.items():
+                safe = set_name.replace(":", "_")
+                for head, m in heads.items():
+                    mlflow.log_artifact(str(confusion_png(m, f"{safe} {head}", Path(tmp) / f"confusion-{safe}-{head}.png")), "plots")
+                    mlflow.log_artifact(str(reliability_png(m, f"{safe} {head}", Path(tmp) / f"reliability-{safe}-{head}.png")), "plots")
+
+    def _register_and_gate(self, model: MessageClassifier, data: TrainingData) -> tuple[str, GateVerdict]:
+        import mlflow
+
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = model.save(Path(tmp) / "classifier", extra={"training_config": self.config.to_dict()})
+            info = mlflow.pyfunc.log_model(
+                name="classifier",
+                python_model=str(Path(__file__).resolve().parent.parent / "models" / "pyfunc.py"),
+                artifacts={"classifier": str(saved)},
+                registered_model_name=self.settings.model_name,
+                pip_requirements=[f"{k}=={v}" for k, v in package_versions().items() if k != "python"],
+            )
+        version = str(info.registered_model_version)
+        set_alias(CHALLENGER, version, self.settings)
+        verdict = self.gate(model, data)
+        mlflow.log_dict({"promote": verdict.promote, "reason": verdict.reason, "rows": verdict.rows}, "gate/verdict.json")
+        mlflow.log_text(verdict.table(), "gate/comparison.md")
+        mlflow.set_tags({"gate.promote": str(verdict.promote), "gate.reason": verdict.reason, "model.version": version})
+        if verdict.promote:
+            promote(version, self.settings)
+        console.print(f"[bold]gate:[/] {'promoted' if verdict.promote else 'kept champion'}: {verdict.reason}")
+        return version, verdict
+
+    def gate(self, challenger: MessageClassifier, data: TrainingData) -> GateVerdict:
+        """Compare the challenger with the champion on the frozen gate sets."""
+        champion_ref = model_by_alias(CHAMPION, self.settings)
+        ours = {name: evaluate_items(challenger, items) for name, items in data.gate_sets.items()}
+        theirs = None
+        if champion_ref is not None:
+            champion = _load_or_none(champion_ref, self.settings)
+            theirs = {name: evaluate_items(champion, items) for name, items in data.gate_sets.items()} if champion else {}
+        return compare(ours, theirs, max_drop=0.01)
+
+
+def _load_or_none(ref: ModelRef, settings: Settings) -> MessageClassifier | None:
+    try:
+        return load_version(ref, settings)
+    except (OSError, ValueError, KeyError) as e:
+        console.print(f"[red]champion v{ref.version} cannot be loaded ({e}); treating the registry as empty")
+        return None
+
+
+def _headline(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: m[k] for k in ("macro_f1", "macro_recall", "accuracy", "ece", "qwk", "n") if k in m}
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out |= _flatten(v, f"{key}.")
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            out[key] = json.dumps(v, sort_keys=True)
+        else:
+            out[key] = v
+    return out
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
