@@ -44,7 +44,8 @@ def dedupe(items: Sequence[LabelledMessage]) -> tuple[list[LabelledMessage], Ded
         key = near_duplicate_key(item.message.text) or item.message.text.strip().lower()
         first = kept.get(key)
         if first is None:
-            kept[key] = item
+            # A copy, so merging labels below never changes the caller's items.
+            kept[key] = item.model_copy(deep=True)
             continue
         report.dropped += 1
         report.dropped_by_source[item.source] = report.dropped_by_source.get(item.source, 0) + 1
@@ -68,7 +69,8 @@ def train_validation_split(
     items: Sequence[LabelledMessage], validation_fraction: float, seed: int = 0
 ) -> tuple[list[LabelledMessage], list[LabelledMessage]]:
     """Split by a hash of each message's near-duplicate key, so duplicates never straddle splits."""
-    train, validation = [], []
+    train: list[LabelledMessage] = []
+    validation: list[LabelledMessage] = []
     for item in items:
         key = near_duplicate_key(item.message.text) or item.message.id
         (validation if split_bucket(key, seed) < validation_fraction else train).append(item)

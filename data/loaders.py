@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from data.schema import Labels, LabelledMessage, Message
+from data.schema import LabelledMessage, Labels, Message
 from data.taxonomy import Taxonomy, default_taxonomy
 
 MESSAGE_FIELDS = ("id", "external_id", "text", "channel", "created_at", "author", "space", "thread_id", "language")
@@ -77,7 +77,13 @@ def load_table(
     columns = {name: name for name in (*MESSAGE_FIELDS, *LABEL_FIELDS, "weight")}
     columns.update(mapping or {})
     fmt = (fmt or path.suffix.lstrip(".")).lower()
-    readers = {"csv": _csv_rows, "jsonl": _jsonl_rows, "json": _jsonl_rows, "ndjson": _jsonl_rows, "parquet": _parquet_rows}
+    readers = {
+        "csv": _csv_rows,
+        "jsonl": _jsonl_rows,
+        "json": _jsonl_rows,
+        "ndjson": _jsonl_rows,
+        "parquet": _parquet_rows,
+    }
     if fmt not in readers:
         raise ValueError(f"{path}: unsupported format {fmt!r}; use csv, jsonl or parquet")
     result = LoadResult()
@@ -119,9 +125,13 @@ def _jsonl_rows(path: Path) -> RowStream:
 def _csv_rows(path: Path) -> RowStream:
     text = path.read_bytes().decode("utf-8", errors="surrogateescape")
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    for record in reader:
-        # The header is line 1, so the first data row is row 2, matching what a spreadsheet shows.
-        number = reader.line_num
+    while True:
+        # A record is numbered by the line it starts on (header = line 1), as a spreadsheet shows it.
+        number = reader.line_num + 1 if reader.line_num else 2
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
         if any(_has_surrogates(v) for v in record.values() if isinstance(v, str)):
             yield number, None, "undecodable bytes (not UTF-8)"
             continue
@@ -179,7 +189,8 @@ def _to_message(
     extra = {k: v for k, v in raw.items() if k not in set(columns.values()) and v is not None}
     try:
         message = Message(**fields, metadata=_jsonable(extra))
-        weight = float(value("weight") or 1.0)
+        raw_weight = value("weight")
+        weight = 1.0 if raw_weight is None else float(raw_weight)
         return LabelledMessage(message=message, labels=Labels(**labels), source=source, weight=weight), None
     except ValidationError as e:
         first = e.errors()[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import uuid4
@@ -38,7 +38,7 @@ class Message(BaseModel):
     external_id: str | None = Field(default=None, description="The platform's own id.")
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The message body.")
     channel: Channel = Field(default=Channel.OTHER)
-    created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     author: str | None = Field(default=None, description="Author handle, if known.")
     space: str | None = Field(default=None, description="Brand, product or community it was sent to.")
     thread_id: str | None = Field(default=None, description="Thread or reply-to id.")

@@ -28,12 +28,8 @@ class Settings(BaseSettings):
         default=None,
         description="MLflow tracking URI; empty means a SQLite store under data_dir.",
     )
-    registry_uri: str | None = Field(
-        default=None, description="MLflow registry URI; empty means the tracking URI."
-    )
-    model_name: str = Field(
-        default="tidings-classifier", description="Registered model name in the MLflow registry."
-    )
+    registry_uri: str | None = Field(default=None, description="MLflow registry URI; empty means the tracking URI.")
+    model_name: str = Field(default="tidings-classifier", description="Registered model name in the MLflow registry.")
     experiment: str = Field(default="tidings", description="MLflow experiment for training runs.")
     default_config: Path = Field(
         default=PROJECT_ROOT / "training" / "configs" / "default.yaml",

@@ -71,7 +71,7 @@ def head_metrics(
     present = sorted(set(y.tolist()) | set(pred.tolist()))
     p, r, f, s = precision_recall_fscore_support(y, pred, labels=list(range(len(labels))), zero_division=0)
     out: dict[str, Any] = {
-        "n": int(len(y)),
+        "n": len(y),
         "macro_f1": float(f1_score(y, pred, labels=present, average="macro", zero_division=0)),
         "macro_recall": float(recall_score(y, pred, labels=present, average="macro", zero_division=0)),
         "accuracy": float((pred == y).mean()) if len(y) else 0.0,

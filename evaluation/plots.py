@@ -8,8 +8,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def confusion_png(metrics: dict[str, Any], title: str, path: Path) -> Path:
@@ -27,7 +27,14 @@ def confusion_png(metrics: dict[str, Any], title: str, path: Path) -> Path:
     for i in range(len(labels)):
         for j in range(len(labels)):
             if counts[i, j]:
-                ax.text(j, i, int(counts[i, j]), ha="center", va="center", color="white" if rates[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(int(counts[i, j])),
+                    ha="center",
+                    va="center",
+                    color="white" if rates[i, j] > 0.5 else "black",
+                )
     ax.set_title(f"{title} (macro-F1 {metrics['macro_f1']:.3f})")
     fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
@@ -45,7 +52,13 @@ def reliability_png(metrics: dict[str, Any], title: str, path: Path) -> Path:
     if bins:
         centres = [(b["low"] + b["high"]) / 2 for b in bins]
         ax.bar(centres, [b["accuracy"] for b in bins], width=0.09, alpha=0.7, label="accuracy")
-        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", color="black", label="mean confidence")
+        ax.plot(
+            [b["confidence"] for b in bins],
+            [b["accuracy"] for b in bins],
+            marker="o",
+            color="black",
+            label="mean confidence",
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence")

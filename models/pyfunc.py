@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
 
 from models.classifier import MessageClassifier
 
 ARTIFACT_KEY = "classifier"
 
 
-class TidingsPyfunc(mlflow.pyfunc.PythonModel):
+class TidingsPyfunc(PythonModel):
     """Takes a DataFrame with a `text` column; returns one row per message with every head."""
 
     classifier: MessageClassifier
@@ -26,7 +26,8 @@ class TidingsPyfunc(mlflow.pyfunc.PythonModel):
         """Load the classifier saved beside the model."""
         self.classifier = MessageClassifier.load(context.artifacts[ARTIFACT_KEY])
 
-    def predict(self, context: Any, model_input: pd.DataFrame | list[str], params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(self, context, model_input, params=None):
+        # No annotations on purpose: MLflow would try to derive a schema from them.
         """Columns `<head>`, `<head>_probability`, `<head>_abstained`, `<head>_reason`, `needs_review`."""
         texts = list(model_input["text"]) if isinstance(model_input, pd.DataFrame) else list(model_input)
         rows = []

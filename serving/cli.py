@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+import typer
+from rich.console import Console
+from rich.table import Table
 
-from data.settings import get_settings  # noqa: E402
+from data.settings import get_settings
 
-app = typer.Typer(help="Tidings: intent, urgency and sentiment for community inboxes.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+if TYPE_CHECKING:
+    from models.classifier import MessageClassifier
+    from training.registry import ModelRef
+
+app = typer.Typer(
+    help="Tidings: intent, urgency and sentiment for community inboxes.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 out = Console()
 err = Console(stderr=True)
 
 
-def _champion():  # type: ignore[no-untyped-def]
+def _champion() -> tuple[ModelRef, MessageClassifier]:
     from training.bootstrap import ensure_champion
     from training.registry import load_version
 
@@ -32,9 +39,9 @@ def _champion():  # type: ignore[no-untyped-def]
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Training config YAML.", exists=True, dir_okay=False)] = Path(
-        "training/configs/default.yaml"
-    ),
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="Training config YAML.", exists=True, dir_okay=False)
+    ] = Path("training/configs/default.yaml"),
     register: Annotated[bool, typer.Option(help="Register the model and run the promotion gate.")] = True,
 ) -> None:
     """Train a classifier from a config, track it in MLflow, register it and gate promotion."""
@@ -48,10 +55,14 @@ def train(
     for set_name, heads in result.metrics.items():
         for head, m in heads.items():
             qwk = f"{m['qwk']:.3f}" if "qwk" in m else ""
-            table.add_row(set_name, head, f"{m['macro_f1']:.3f}", f"{m['accuracy']:.3f}", f"{m['ece']:.3f}", qwk, str(m["n"]))
+            table.add_row(
+                set_name, head, f"{m['macro_f1']:.3f}", f"{m['accuracy']:.3f}", f"{m['ece']:.3f}", qwk, str(m["n"])
+            )
     out.print(table)
     if result.verdict:
-        out.print(f"gate: {'promoted to champion' if result.verdict.promote else 'champion kept'} — {result.verdict.reason}")
+        out.print(
+            f"gate: {'promoted to champion' if result.verdict.promote else 'champion kept'} — {result.verdict.reason}"
+        )
 
 
 @app.command()
@@ -66,7 +77,9 @@ def bootstrap() -> None:
 @app.command()
 def predict(
     text: Annotated[str | None, typer.Argument(help="A message to classify.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="JSONL file with a `text` field per line.", exists=True)] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="JSONL file with a `text` field per line.", exists=True)
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
 ) -> None:
     """Classify one message, or every line of a JSONL file, with the champion."""
@@ -86,7 +99,9 @@ def predict(
     predictions = model.predict(texts)
     if as_json:
         for mid, t, p in zip(ids, texts, predictions, strict=True):
-            out.print_json(json.dumps({"id": mid, "text": t, **p.to_dict(), "model": {"name": ref.name, "version": ref.version}}))
+            out.print_json(
+                json.dumps({"id": mid, "text": t, **p.to_dict(), "model": {"name": ref.name, "version": ref.version}})
+            )
         return
     table = Table(title=f"{ref.name} v{ref.version}")
     table.add_column("message", overflow="fold", max_width=60)
@@ -103,7 +118,9 @@ def predict(
 
 @app.command()
 def evaluate(
-    file: Annotated[Path, typer.Argument(help="Labelled JSONL: `text` plus any of intent, urgency, sentiment.", exists=True)],
+    file: Annotated[
+        Path, typer.Argument(help="Labelled JSONL: `text` plus any of intent, urgency, sentiment.", exists=True)
+    ],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics here as JSON.")] = None,
 ) -> None:
     """Score the champion on a labelled file; heads the file does not label are left out."""
@@ -124,7 +141,12 @@ def evaluate(
     with progress_bar("encoding", len(texts)) as advance:
         embeddings = model.embed(texts, progress=advance)
     metrics = evaluate_items(model, result.items, embeddings)
-    report = {**metrics, "model": {"name": ref.name, "version": ref.version}, "file": str(file), "rows": result.summary()}
+    report = {
+        **metrics,
+        "model": {"name": ref.name, "version": ref.version},
+        "file": str(file),
+        "rows": result.summary(),
+    }
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -134,8 +156,14 @@ def evaluate(
     for head, m in metrics.items():
         qwk = f"{m['qwk']:.3f}" if "qwk" in m else ""
         table.add_row(
-            head, str(m["n"]), f"{m['macro_f1']:.3f}", f"{m['macro_recall']:.3f}", f"{m['accuracy']:.3f}",
-            f"{m['ece']:.3f}", qwk, f"{m['coverage_at_90_precision']:.3f}",
+            head,
+            str(m["n"]),
+            f"{m['macro_f1']:.3f}",
+            f"{m['macro_recall']:.3f}",
+            f"{m['accuracy']:.3f}",
+            f"{m['ece']:.3f}",
+            qwk,
+            f"{m['coverage_at_90_precision']:.3f}",
         )
     out.print(table)
 
@@ -146,4 +174,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

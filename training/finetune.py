@@ -21,7 +21,7 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.ran
         chunk = order[start : start + pool]
         chunk = chunk[np.argsort([lengths[i] for i in chunk], kind="stable")]
         batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    rng.shuffle(batches)  # type: ignore[arg-type]
+    rng.shuffle(batches)
     return batches
 
 

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One head on one evaluation set: both models' macro-F1 and the change."""
+
+    set: str
+    head: str
+    champion: float | None
+    challenger: float
+    delta: float
 
 
 @dataclass(frozen=True)
@@ -13,14 +24,18 @@ class GateVerdict:
 
     promote: bool
     reason: str
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[GateRow] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as logged on the run."""
+        return {"promote": self.promote, "reason": self.reason, "rows": [asdict(r) for r in self.rows]}
 
     def table(self) -> str:
         """The comparison as a Markdown table."""
         lines = ["| set | head | champion macro-F1 | challenger macro-F1 | change |", "|---|---|---|---|---|"]
         for r in self.rows:
-            champ = "–" if r["champion"] is None else f"{r['champion']:.3f}"
-            lines.append(f"| {r['set']} | {r['head']} | {champ} | {r['challenger']:.3f} | {r['delta']:+.3f} |")
+            champ = "–" if r.champion is None else f"{r.champion:.3f}"
+            lines.append(f"| {r.set} | {r.head} | {champ} | {r.challenger:.3f} | {r.delta:+.3f} |")
         return "\n".join(lines)
 
 
@@ -42,21 +57,19 @@ def compare(
         for head, metrics in heads.items():
             theirs = None if champion is None else champion.get(set_name, {}).get(head, {}).get("macro_f1")
             ours = float(metrics["macro_f1"])
-            rows.append(
-                {"set": set_name, "head": head, "champion": theirs, "challenger": ours, "delta": ours - (theirs or 0.0)}
-            )
+            rows.append(GateRow(set_name, head, theirs, ours, ours - (theirs or 0.0)))
     if champion is None:
         return GateVerdict(True, "no champion yet: the first model becomes champion", rows)
-    compared = [r for r in rows if r["champion"] is not None]
+    compared = [r for r in rows if r.champion is not None]
     if not compared:
         return GateVerdict(False, "champion has no figures on the gate sets: keeping it, compare by hand", rows)
-    drops = [r for r in compared if r["delta"] < -max_drop]
+    drops = [r for r in compared if r.delta < -max_drop]
     if drops:
-        worst = min(drops, key=lambda r: r["delta"])
+        worst = min(drops, key=lambda r: r.delta)
         return GateVerdict(
-            False, f"{worst['head']} on {worst['set']} drops {worst['delta']:+.3f} (allowed -{max_drop:.3f})", rows
+            False, f"{worst.head} on {worst.set} drops {worst.delta:+.3f} (allowed -{max_drop:.3f})", rows
         )
-    gains = [r for r in compared if r["delta"] > min_improvement]
+    gains = [r for r in compared if r.delta > min_improvement]
     if require_improvement and not gains:
         return GateVerdict(False, "no head improves: keeping the champion", rows)
     return GateVerdict(True, f"no head drops more than {max_drop:.3f}; {len(gains)} head(s) improve", rows)

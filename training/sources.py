@@ -29,8 +29,13 @@ class LoadedSource:
 
     @property
     def label(self) -> str:
-        """`name:split`, as logged."""
-        return f"{self.spec.name}:{self.spec.split}"
+        """How the source is named in logs and metrics: `name:split`, or just `name` for a file."""
+        return source_label(self.spec)
+
+
+def source_label(spec: SourceSpec) -> str:
+    """`name:split` for the seed corpus and public corpora, `name` for a file source."""
+    return spec.name if spec.path else f"{spec.name}:{spec.split}"
 
 
 def load_source(spec: SourceSpec, taxonomy: Taxonomy) -> LoadedSource:

@@ -21,16 +21,25 @@ from data.dataset import DedupeReport, dedupe, fingerprint, train_validation_spl
 from data.schema import LabelledMessage
 from data.settings import Settings, get_settings
 from data.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
-from evaluation.scoring import evaluate_items
 from evaluation.plots import confusion_png, reliability_png
+from evaluation.scoring import evaluate_items
 from models.cache import CachedEncoder
 from models.classifier import ClassifierSpec, MessageClassifier, package_versions
 from models.encoders import Encoder, load_encoder
 from training.config import TrainingConfig
 from training.finetune import finetune
 from training.gate import GateVerdict, compare
-from training.registry import CHALLENGER, CHAMPION, ModelRef, configure_mlflow, load_version, model_by_alias, promote, set_alias
-from training.sources import LoadedSource, SourceUnavailable, load_source
+from training.registry import (
+    CHALLENGER,
+    CHAMPION,
+    ModelRef,
+    configure_mlflow,
+    load_version,
+    model_by_alias,
+    promote,
+    set_alias,
+)
+from training.sources import LoadedSource, SourceUnavailable, load_source, source_label
 
 console = Console(stderr=True)
 
@@ -86,7 +95,7 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> TrainingData:
         try:
             source = load_source(spec, taxonomy)
         except SourceUnavailable as e:
-            skipped.append(f"{spec.name}:{spec.split} ({e})")
+            skipped.append(f"{source_label(spec)} ({e})")
             continue
         if source.result.rejected:
             console.print(f"[yellow]{source.label}: {source.result.summary()}; first: {source.result.rejected[0]}")
@@ -94,9 +103,9 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> TrainingData:
     gate_sets = {}
     for spec in config.gate_sets:
         try:
-            gate_sets[f"{spec.name}:{spec.split}"] = load_source(spec, taxonomy).result.items
+            gate_sets[source_label(spec)] = load_source(spec, taxonomy).result.items
         except SourceUnavailable as e:
-            skipped.append(f"gate {spec.name}:{spec.split} ({e})")
+            skipped.append(f"gate {source_label(spec)} ({e})")
     held_out = {item.message.text.strip().lower() for items in gate_sets.values() for item in items}
     pool = [item for s in loaded for item in s.result.items if item.message.text.strip().lower() not in held_out]
     unique, report = dedupe(pool)
@@ -133,7 +142,9 @@ class Trainer:
         if self.config.profile == "finetune":
             params = self.config.finetune
             with progress_bar("fine-tuning encoder + heads", params.epochs * len(texts)) as advance:
-                finetune(model, texts, targets, weights, params, self.config.heads.class_weight, self.config.seed, advance)
+                finetune(
+                    model, texts, targets, weights, params, self.config.heads.class_weight, self.config.seed, advance
+                )
         else:
             with progress_bar("encoding training messages", len(texts)) as advance:
                 embeddings = model.embed(texts, progress=advance)
@@ -217,7 +228,15 @@ class Trainer:
         for set_name, heads in metrics.items():
             safe = set_name.replace(":", "_")
             for head, m in heads.items():
-                for key in ("macro_f1", "macro_recall", "accuracy", "ece", "qwk", "coverage_at_90_precision", "abstention_rate"):
+                for key in (
+                    "macro_f1",
+                    "macro_recall",
+                    "accuracy",
+                    "ece",
+                    "qwk",
+                    "coverage_at_90_precision",
+                    "abstention_rate",
+                ):
                     if key in m:
                         flat[f"{safe}.{head}.{key}"] = m[key]
                 for label, pc in m["per_class"].items():
@@ -229,8 +248,12 @@ class Trainer:
             for set_name, heads in metrics.items():
                 safe = set_name.replace(":", "_")
                 for head, m in heads.items():
-                    mlflow.log_artifact(str(confusion_png(m, f"{safe} {head}", Path(tmp) / f"confusion-{safe}-{head}.png")), "plots")
-                    mlflow.log_artifact(str(reliability_png(m, f"{safe} {head}", Path(tmp) / f"reliability-{safe}-{head}.png")), "plots")
+                    mlflow.log_artifact(
+                        str(confusion_png(m, f"{safe} {head}", Path(tmp) / f"confusion-{safe}-{head}.png")), "plots"
+                    )
+                    mlflow.log_artifact(
+                        str(reliability_png(m, f"{safe} {head}", Path(tmp) / f"reliability-{safe}-{head}.png")), "plots"
+                    )
 
     def _register_and_gate(self, model: MessageClassifier, data: TrainingData) -> tuple[str, GateVerdict]:
         import mlflow
@@ -247,7 +270,9 @@ class Trainer:
         version = str(info.registered_model_version)
         set_alias(CHALLENGER, version, self.settings)
         verdict = self.gate(model, data)
-        mlflow.log_dict({"promote": verdict.promote, "reason": verdict.reason, "rows": verdict.rows}, "gate/verdict.json")
+        mlflow.log_dict(
+            {"promote": verdict.promote, "reason": verdict.reason, "rows": verdict.rows}, "gate/verdict.json"
+        )
         mlflow.log_text(verdict.table(), "gate/comparison.md")
         mlflow.set_tags({"gate.promote": str(verdict.promote), "gate.reason": verdict.reason, "model.version": version})
         if verdict.promote:
@@ -262,7 +287,9 @@ class Trainer:
         theirs = None
         if champion_ref is not None:
             champion = _load_or_none(champion_ref, self.settings)
-            theirs = {name: evaluate_items(champion, items) for name, items in data.gate_sets.items()} if champion else {}
+            theirs = (
+                {name: evaluate_items(champion, items) for name, items in data.gate_sets.items()} if champion else {}
+            )
         return compare(ours, theirs, max_drop=0.01)
 
 
