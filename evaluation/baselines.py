@@ -57,9 +57,9 @@ def tfidf_lr(c: float = 1.0, class_weight: str | None = "balanced") -> Pipeline:
 
 def fit_tfidf_lr(
     texts: Sequence[str],
-    labels: Sequence[str],
+    labels: Sequence[str] | Sequence[bool],
     val_texts: Sequence[str] | None = None,
-    val_labels: Sequence[str] | None = None,
+    val_labels: Sequence[str] | Sequence[bool] | None = None,
     cs: Sequence[float] = (0.5, 2.0, 8.0),
     scorer: str = "macro_recall",
 ) -> tuple[Pipeline, float]:

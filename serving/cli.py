@@ -40,15 +40,18 @@ def _champion() -> tuple[ModelRef, MessageClassifier]:
 @app.command()
 def train(
     config: Annotated[
-        Path, typer.Option("--config", "-c", help="Training config YAML.", exists=True, dir_okay=False)
-    ] = Path("training/configs/default.yaml"),
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Training config YAML (default: the default config).", exists=True, dir_okay=False
+        ),
+    ] = None,
     register: Annotated[bool, typer.Option(help="Register the model and run the promotion gate.")] = True,
 ) -> None:
     """Train a classifier from a config, track it in MLflow, register it and gate promotion."""
     from training.config import TrainingConfig
     from training.trainer import Trainer
 
-    result = Trainer(TrainingConfig.from_yaml(config)).run(register=register)
+    result = Trainer(TrainingConfig.from_yaml(config or get_settings().default_config)).run(register=register)
     table = Table(title=f"run {result.run_id}" + (f" → version {result.version}" if result.version else ""))
     for col in ("set", "head", "macro-F1", "accuracy", "ECE", "QWK", "n"):
         table.add_column(col)
@@ -166,6 +169,66 @@ def evaluate(
             f"{m['coverage_at_90_precision']:.3f}",
         )
     out.print(table)
+
+
+@app.command()
+def benchmark(
+    suites: Annotated[
+        list[str] | None, typer.Option("--suite", "-s", help="Suites to run (repeatable); default all.")
+    ] = None,
+    run_name: Annotated[str, typer.Option("--name", help="Report file suffix.")] = "champion",
+) -> None:
+    """Score the champion beside VADER and TF-IDF + LR on public suites and gold_dev; write a report."""
+    import mlflow
+
+    from evaluation.benchmark import SUITES, run_benchmark
+    from evaluation.report import markdown_table, write_report
+    from training.config import TrainingConfig
+    from training.registry import configure_mlflow, download_classifier
+    from training.trainer import assemble
+
+    ref, model = _champion()
+    saved = json.loads((download_classifier(ref) / "config.json").read_text(encoding="utf-8"))
+    train_items = []
+    if "training_config" in saved:
+        config = TrainingConfig.from_dict(saved["training_config"])
+        data = assemble(config, model.taxonomy)
+        train_items = data.train + data.validation
+        err.print(f"baselines train on the champion's training data: {len(train_items)} rows ({config.name})")
+    chosen = suites or list(SUITES)
+    with err.status("benchmarking") as status:
+        rows, details = run_benchmark(model, train_items, chosen, progress=lambda s: status.update(f"suite {s}"))
+    table = Table(title=f"benchmark — {ref.name} v{ref.version}")
+    systems = list(dict.fromkeys(r.system for r in rows))
+    for col in ("suite", "metric", "n", *systems):
+        table.add_column(col)
+    cells: dict[tuple[str, str], dict[str, float]] = {}
+    sizes: dict[tuple[str, str], int] = {}
+    for r in rows:
+        cells.setdefault((r.suite, r.metric), {})[r.system] = r.value
+        sizes[(r.suite, r.metric)] = max(sizes.get((r.suite, r.metric), 0), r.n)
+    for (suite, metric), values in cells.items():
+        table.add_row(
+            suite, metric, str(sizes[(suite, metric)]), *(f"{values[s]:.3f}" if s in values else "–" for s in systems)
+        )
+    out.print(table)
+    meta = {
+        "model": f"{ref.name} v{ref.version}",
+        "command": "tidings benchmark " + " ".join(f"-s {s}" for s in suites or []),
+    }
+    report = write_report(rows, meta, run=run_name)
+    configure_mlflow()
+    with mlflow.start_run(run_name=f"benchmark-v{ref.version}"):
+        mlflow.set_tags({"kind": "benchmark", "model.version": ref.version})
+        mlflow.log_metrics(
+            {f"{r.suite}.{r.metric}.{r.system}".replace(" ", "_").replace("+", "plus"): r.value for r in rows}
+        )
+        for suffix in (".md", ".json", ".png"):
+            mlflow.log_artifact(str(report.with_suffix(suffix)), "benchmark")
+        mlflow.log_text(markdown_table(rows), "benchmark/table.md")
+        if details:
+            mlflow.log_dict(details, "benchmark/gold_dev_metrics.json")
+    out.print(f"report: {report}")
 
 
 def main() -> None:
