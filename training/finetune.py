@@ -34,6 +34,7 @@ def finetune(
     class_weight: str = "balanced",
     seed: int = 13,
     progress: Callable[[int], None] | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Train encoder and heads jointly with masked per-head losses; returns mean loss per epoch."""
     encoder = model.encoder
@@ -76,6 +77,8 @@ def finetune(
             if progress:
                 progress(len(idx))
         history.append(total / max(batches, 1))
+        if on_epoch:
+            on_epoch(len(history), history[-1])
     encoder.model.eval()
     model.net_.eval()
     encoder.finetuned = True

@@ -156,6 +156,14 @@ class Trainer:
         model.calibrate(val_embeddings, model.encode_targets([i.labels.model_dump() for i in data.validation]))
         return model
 
+    @staticmethod
+    def _log_epoch(epoch: int, loss: float) -> None:
+        import mlflow
+
+        console.print(f"epoch {epoch}: mean loss {loss:.4f}")
+        if mlflow.active_run():
+            mlflow.log_metric("finetune_loss", loss, step=epoch)
+
     def evaluate(self, model: MessageClassifier, data: TrainingData) -> dict[str, dict[str, dict[str, Any]]]:
         """Metrics on the validation split and every gate set."""
         sets = {"validation": data.validation, **data.gate_sets}

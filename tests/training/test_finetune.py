@@ -1,0 +1,50 @@
+"""Fine-tuning with the real MiniLM weights on a handful of messages."""
+
+import numpy as np
+import pytest
+import torch
+
+from data.taxonomy import default_taxonomy
+from models.classifier import ClassifierSpec, MessageClassifier
+from models.encoders import load_encoder
+from tests.conftest import tiny_rows
+from training.config import FinetuneParams
+from training.finetune import finetune, length_bucketed_batches
+
+
+def test_length_bucketed_batches_cover_every_row_once_and_group_similar_lengths():
+    lengths = list(range(100))
+    batches = length_bucketed_batches(lengths, 10, np.random.default_rng(0))
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == lengths
+    assert all(b.max() - b.min() < 20 for b in batches)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_finetuning_updates_the_encoder_and_the_saved_model_carries_it(tmp_path):
+    torch.manual_seed(0)
+    rows = tiny_rows()[:16]
+    spec = ClassifierSpec(hidden=0, max_seq_length=16)
+    model = MessageClassifier(default_taxonomy(), load_encoder("minilm-l6.v1", max_seq_length=16), spec)
+    before = next(model.encoder.model.parameters()).detach().clone()  # type: ignore[attr-defined]
+    texts = [r["text"] for r in rows]
+    epochs = []
+    history = finetune(
+        model,
+        texts,
+        model.encode_targets(rows),
+        np.ones(len(rows), dtype=np.float32),
+        FinetuneParams(epochs=2, batch_size=8, encoder_lr=1e-4),
+        on_epoch=lambda e, loss: epochs.append(e),
+    )
+    assert len(history) == 2 and all(np.isfinite(history)) and epochs == [1, 2]
+    assert model.encoder.finetuned
+    assert not torch.equal(before, next(model.encoder.model.parameters()))  # type: ignore[attr-defined]
+
+    path = model.save(tmp_path / "tuned")
+    assert (path / "encoder" / "model.safetensors").exists()
+    assert not list(path.rglob("*.bin")) and not list(path.rglob("*.pkl"))
+    loaded = MessageClassifier.load(path)
+    assert loaded.encoder.finetuned
+    np.testing.assert_allclose(loaded.predict_proba(texts)["intent"], model.predict_proba(texts)["intent"], atol=1e-5)
