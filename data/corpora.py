@@ -75,9 +75,10 @@ BITEXT_INTENTS: dict[str, str | None] = {
     # when an item will arrive is about an order already placed.
     "delivery_options": "sales_question",
     "delivery_period": "support_request",
-    # FEEDBACK: the complaint utterances ask for help lodging a claim, an action from the brand.
+    # FEEDBACK: both utterance sets ask how to lodge a claim or leave a review ("how do I leave
+    # feedback?"): a how-to, so an action from the brand, not feedback itself.
     "complaint": "support_request",
-    "review": "feedback",
+    "review": "support_request",
     # INVOICE
     "check_invoice": "support_request",
     "get_invoice": "support_request",

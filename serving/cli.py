@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -75,6 +76,24 @@ def bootstrap() -> None:
 
     ref = ensure_champion()
     out.print(f"champion: {ref.name} v{ref.version} (tracking store {get_settings().tracking_uri})")
+
+
+@app.command()
+def models() -> None:
+    """List registered model versions, their aliases and headline metrics."""
+    import mlflow
+
+    from training.registry import list_versions
+
+    table = Table(title=f"{get_settings().model_name} ({get_settings().tracking_uri})")
+    for col in ("version", "aliases", "config", "created", "gate"):
+        table.add_column(col)
+    for ref in list_versions():
+        run = mlflow.get_run(ref.run_id) if ref.run_id else None
+        tags = run.data.tags if run else {}
+        created = datetime.fromtimestamp(ref.created / 1000, UTC).strftime("%Y-%m-%d %H:%M") if ref.created else ""
+        table.add_row(ref.version, ", ".join(ref.aliases), tags.get("config", ""), created, tags.get("gate.reason", ""))
+    out.print(table)
 
 
 @app.command()

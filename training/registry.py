@@ -71,6 +71,34 @@ def model_by_alias(alias: str, settings: Settings | None = None) -> ModelRef | N
     )
 
 
+def list_versions(settings: Settings | None = None) -> list[ModelRef]:
+    """Every registered version of the model, newest first, with its aliases."""
+    from mlflow.exceptions import MlflowException
+
+    settings = settings or get_settings()
+    configure_mlflow(settings)
+    client = _client()
+    try:
+        found = client.search_model_versions(f"name = '{settings.model_name}'")
+    except MlflowException:
+        return []
+    refs = []
+    for mv in found:
+        # search results may omit aliases; the full record has them.
+        full = client.get_model_version(mv.name, mv.version)
+        refs.append(
+            ModelRef(
+                name=full.name,
+                version=str(full.version),
+                run_id=full.run_id,
+                aliases=tuple(full.aliases or ()),
+                created=full.creation_timestamp,
+                tags=dict(full.tags or {}),
+            )
+        )
+    return sorted(refs, key=lambda r: int(r.version), reverse=True)
+
+
 def set_alias(alias: str, version: str, settings: Settings | None = None) -> None:
     """Point an alias at a version."""
     settings = settings or get_settings()

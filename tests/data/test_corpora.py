@@ -170,7 +170,7 @@ def test_bitext_maps_every_intent_and_keeps_pre_purchase_questions_as_sales() ->
     assert mapped_labels("bitext", "delivery_options") == {"intent": "sales_question"}
     assert mapped_labels("bitext", "place_order") == {"intent": "sales_question"}
     assert mapped_labels("bitext", "track_order") == {"intent": "support_request"}
-    assert mapped_labels("bitext", "review") == {"intent": "feedback"}
+    assert mapped_labels("bitext", "review") == {"intent": "support_request"}
     assert mapped_labels("bitext", "newsletter_subscription") == {}
     with pytest.raises(KeyError, match="unknown source label 'sell_kidney'"):
         mapped_labels("bitext", "sell_kidney")
