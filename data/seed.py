@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections import Counter
 from pathlib import Path
 
 from data.dataset import near_duplicate_key, split_bucket
@@ -39,3 +41,31 @@ def load_seed(split: str = "all", directory: Path = SEED_DIR) -> LoadResult:
             if (split_bucket(near_duplicate_key(item.message.text), seed=7) < EVAL_FRACTION) == want_eval
         ]
     return result
+
+
+def check_part(path: Path) -> list[str]:
+    """Problems in one seed file: rejected rows, repeated ids or texts, lengths outside 2-90 words.
+
+    Near-duplicates (the same words with other links or handles) are allowed: real spam looks
+    like that, and training-set assembly collapses them anyway.
+    """
+    result = load_table(path, source="seed")
+    problems = [str(r) for r in result.rejected]
+    ids = Counter(i.message.id for i in result.items)
+    texts = Counter(" ".join(i.message.text.lower().split()) for i in result.items)
+    problems += [f"{path}: duplicate id {k}" for k, n in ids.items() if n > 1]
+    problems += [f"{path}: duplicate text {k!r}" for k, n in texts.items() if n > 1]
+    for item in result.items:
+        words = len(item.message.text.split())
+        if not 2 <= words <= 90:
+            problems.append(f"{path}: {item.message.id} has {words} words")
+        if not item.message.space or item.labels.sentiment is None:
+            problems.append(f"{path}: {item.message.id} lacks a space or a sentiment")
+    return problems
+
+
+if __name__ == "__main__":
+    # `python -m data.seed data/seed/part-14.jsonl`: check a new part before adding it.
+    found = [p for arg in sys.argv[1:] for p in check_part(Path(arg))]
+    print("\n".join(found) or "no problems")
+    sys.exit(1 if found else 0)

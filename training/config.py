@@ -37,7 +37,7 @@ class FinetuneParams:
     head_lr: float = 2e-3
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
-    max_rows: int | None = None
+    freeze_embeddings: bool = True
 
 
 @dataclass

@@ -43,9 +43,16 @@ def finetune(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     class_weights = model.class_weights(targets, class_weight)
+    if params.freeze_embeddings:
+        # The token-embedding table is half of MiniLM's weights; updating it costs a lot of time
+        # per step and, on a few thousand messages, mostly overfits rare tokens.
+        for name, weight in encoder.model.named_parameters():
+            if "word_embeddings" in name:
+                weight.requires_grad_(False)
+    trainable = [w for w in encoder.model.parameters() if w.requires_grad]
     optimiser = torch.optim.AdamW(
         [
-            {"params": encoder.model.parameters(), "lr": params.encoder_lr},
+            {"params": trainable, "lr": params.encoder_lr},
             {"params": model.net_.parameters(), "lr": params.head_lr},
         ],
         weight_decay=params.weight_decay,
@@ -69,7 +76,7 @@ def finetune(
             loss = masked_loss(model.net_(embeddings), {h: t[index] for h, t in y.items()}, w[index], class_weights)
             optimiser.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(list(encoder.model.parameters()) + list(model.net_.parameters()), 1.0)
+            torch.nn.utils.clip_grad_norm_(trainable + list(model.net_.parameters()), 1.0)
             optimiser.step()
             schedule.step()
             total += float(loss.detach())

@@ -143,3 +143,18 @@ def test_load_seed_slices_a_directory_into_disjoint_train_and_eval(tiny_seed_dir
 def test_load_seed_on_a_directory_without_part_files_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="part-"):
         load_seed(directory=tmp_path)
+
+
+def test_check_part_passes_the_shipped_parts_and_flags_a_bad_one(tmp_path):
+    from data.seed import check_part, seed_files
+
+    assert all(check_part(p) == [] for p in seed_files())
+    bad = tmp_path / "part-99.jsonl"
+    bad.write_text(
+        '{"id": "x1", "text": "hello there friend", "space": "Acme", "intent": "other", "sentiment": "neutral"}\n'
+        '{"id": "x1", "text": "Hello there  friend", "space": "Acme", "intent": "other", "sentiment": "neutral"}\n'
+        '{"id": "x2", "text": "hi", "space": "Acme", "intent": "chat", "sentiment": "neutral"}\n',
+        encoding="utf-8",
+    )
+    problems = "\n".join(check_part(bad))
+    assert "duplicate id x1" in problems and "duplicate text" in problems and "unknown intent label 'chat'" in problems
