@@ -143,7 +143,15 @@ class Trainer:
             params = self.config.finetune
             with progress_bar("fine-tuning encoder + heads", params.epochs * len(texts)) as advance:
                 finetune(
-                    model, texts, targets, weights, params, self.config.heads.class_weight, self.config.seed, advance
+                    model,
+                    texts,
+                    targets,
+                    weights,
+                    params,
+                    self.config.heads.class_weight,
+                    self.config.seed,
+                    advance,
+                    on_epoch=self._log_epoch,
                 )
         else:
             with progress_bar("encoding training messages", len(texts)) as advance:

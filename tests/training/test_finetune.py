@@ -27,7 +27,10 @@ def test_finetuning_updates_the_encoder_and_the_saved_model_carries_it(tmp_path)
     rows = tiny_rows()[:16]
     spec = ClassifierSpec(hidden=0, max_seq_length=16)
     model = MessageClassifier(default_taxonomy(), load_encoder("minilm-l6.v1", max_seq_length=16), spec)
-    before = next(model.encoder.model.parameters()).detach().clone()  # type: ignore[attr-defined]
+    weights = dict(model.encoder.model.named_parameters())  # type: ignore[attr-defined]
+    word_key = next(k for k in weights if "word_embeddings" in k)
+    layer_key = next(k for k in weights if "layer.0.attention" in k and k.endswith("weight"))
+    before = {k: weights[k].detach().clone() for k in (word_key, layer_key)}
     texts = [r["text"] for r in rows]
     epochs = []
     history = finetune(
@@ -40,7 +43,9 @@ def test_finetuning_updates_the_encoder_and_the_saved_model_carries_it(tmp_path)
     )
     assert len(history) == 2 and all(np.isfinite(history)) and epochs == [1, 2]
     assert model.encoder.finetuned
-    assert not torch.equal(before, next(model.encoder.model.parameters()))  # type: ignore[attr-defined]
+    # Transformer layers learn; the token-embedding table stays frozen (freeze_embeddings=True).
+    assert not torch.equal(before[layer_key], weights[layer_key])
+    assert torch.equal(before[word_key], weights[word_key])
 
     path = model.save(tmp_path / "tuned")
     assert (path / "encoder" / "model.safetensors").exists()
