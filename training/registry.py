@@ -44,6 +44,18 @@ class ModelRef:
     created: int | None
     tags: dict[str, str]
 
+    @classmethod
+    def from_mlflow(cls, mv: Any) -> ModelRef:
+        """From an MLflow `ModelVersion`."""
+        return cls(
+            name=mv.name,
+            version=str(mv.version),
+            run_id=mv.run_id,
+            aliases=tuple(mv.aliases or ()),
+            created=mv.creation_timestamp,
+            tags=dict(mv.tags or {}),
+        )
+
 
 def _client() -> Any:
     from mlflow import MlflowClient
@@ -58,17 +70,9 @@ def model_by_alias(alias: str, settings: Settings | None = None) -> ModelRef | N
     settings = settings or get_settings()
     configure_mlflow(settings)
     try:
-        mv = _client().get_model_version_by_alias(settings.model_name, alias)
+        return ModelRef.from_mlflow(_client().get_model_version_by_alias(settings.model_name, alias))
     except MlflowException:
         return None
-    return ModelRef(
-        name=mv.name,
-        version=str(mv.version),
-        run_id=mv.run_id,
-        aliases=tuple(mv.aliases or ()),
-        created=mv.creation_timestamp,
-        tags=dict(mv.tags or {}),
-    )
 
 
 def list_versions(settings: Settings | None = None) -> list[ModelRef]:
@@ -82,20 +86,8 @@ def list_versions(settings: Settings | None = None) -> list[ModelRef]:
         found = client.search_model_versions(f"name = '{settings.model_name}'")
     except MlflowException:
         return []
-    refs = []
-    for mv in found:
-        # search results may omit aliases; the full record has them.
-        full = client.get_model_version(mv.name, mv.version)
-        refs.append(
-            ModelRef(
-                name=full.name,
-                version=str(full.version),
-                run_id=full.run_id,
-                aliases=tuple(full.aliases or ()),
-                created=full.creation_timestamp,
-                tags=dict(full.tags or {}),
-            )
-        )
+    # Search results may omit aliases; the full record has them.
+    refs = [ModelRef.from_mlflow(client.get_model_version(mv.name, mv.version)) for mv in found]
     return sorted(refs, key=lambda r: int(r.version), reverse=True)
 
 
