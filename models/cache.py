@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,13 +21,19 @@ class CachedEncoder(Encoder):
         self.name = inner.name
         self.dim = inner.dim
         safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in inner.name)
-        self.path = Path(directory) / f"{safe}-{inner.dim}.npz"
+        # Everything that changes the vectors (e.g. max_seq_length) is part of the file name.
+        settings = hashlib.sha1(json.dumps(inner.describe(), sort_keys=True).encode()).hexdigest()[:10]
+        self.path = Path(directory) / f"{safe}-{inner.dim}-{settings}.npz"
         self._index: dict[str, int] = {}
         self._vectors = np.zeros((0, inner.dim), dtype=np.float32)
         if self.path.exists():
             stored = np.load(self.path)
             self._vectors = stored["vectors"]
             self._index = {k: i for i, k in enumerate(stored["keys"].tolist())}
+
+    def describe(self) -> dict[str, Any]:
+        """The wrapped encoder's description."""
+        return self.inner.describe()
 
     @staticmethod
     def key(text: str) -> str:
@@ -37,7 +45,11 @@ class CachedEncoder(Encoder):
     ) -> np.ndarray:
         """Cached vectors where present; the rest are encoded, stored and saved."""
         keys = [self.key(t) for t in texts]
-        missing = sorted({k: i for i, k in enumerate(keys) if k not in self._index}.items(), key=lambda kv: kv[1])
+        first_seen: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k not in self._index:
+                first_seen.setdefault(k, i)
+        missing = list(first_seen.items())
         if progress:
             progress(len(texts) - len(missing))
         if missing:
