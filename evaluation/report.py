@@ -20,18 +20,25 @@ from evaluation.benchmark import BenchmarkRow
 REPORTS_DIR = Path(__file__).with_name("reports")
 
 
-def markdown_table(rows: Sequence[BenchmarkRow]) -> str:
-    """Suites as rows, systems as columns, one line per (suite, metric)."""
+def score_grid(rows: Sequence[BenchmarkRow]) -> tuple[list[str], list[tuple[str, str, int, list[str]]]]:
+    """Systems as columns and one line per (suite, metric): `(suite, metric, n, formatted values)`."""
     systems = list(dict.fromkeys(r.system for r in rows))
     grid: dict[tuple[str, str], dict[str, BenchmarkRow]] = defaultdict(dict)
     for r in rows:
         grid[(r.suite, r.metric)][r.system] = r
-    lines = ["| suite | metric | n | " + " | ".join(systems) + " |", "|---|---|---|" + "---|" * len(systems)]
+    lines = []
     for (suite, metric), cells in grid.items():
-        n = max(c.n for c in cells.values())
         values = [f"{cells[s].value:.3f}" if s in cells else "–" for s in systems]
-        lines.append(f"| {suite} | {metric} | {n} | " + " | ".join(values) + " |")
-    return "\n".join(lines)
+        lines.append((suite, metric, max(c.n for c in cells.values()), values))
+    return systems, lines
+
+
+def markdown_table(rows: Sequence[BenchmarkRow]) -> str:
+    """Suites as rows, systems as columns, one line per (suite, metric)."""
+    systems, lines = score_grid(rows)
+    out = ["| suite | metric | n | " + " | ".join(systems) + " |", "|---|---|---|" + "---|" * len(systems)]
+    out += [f"| {suite} | {metric} | {n} | " + " | ".join(values) + " |" for suite, metric, n, values in lines]
+    return "\n".join(out)
 
 
 def write_report(

@@ -201,7 +201,7 @@ def benchmark(
     import mlflow
 
     from evaluation.benchmark import SUITES, run_benchmark
-    from evaluation.report import markdown_table, write_report
+    from evaluation.report import markdown_table, score_grid, write_report
     from training.config import TrainingConfig
     from training.registry import configure_mlflow, download_classifier
     from training.trainer import assemble
@@ -218,18 +218,11 @@ def benchmark(
     with err.status("benchmarking") as status:
         rows, details = run_benchmark(model, train_items, chosen, progress=lambda s: status.update(f"suite {s}"))
     table = Table(title=f"benchmark — {ref.name} v{ref.version}")
-    systems = list(dict.fromkeys(r.system for r in rows))
+    systems, lines = score_grid(rows)
     for col in ("suite", "metric", "n", *systems):
         table.add_column(col)
-    cells: dict[tuple[str, str], dict[str, float]] = {}
-    sizes: dict[tuple[str, str], int] = {}
-    for r in rows:
-        cells.setdefault((r.suite, r.metric), {})[r.system] = r.value
-        sizes[(r.suite, r.metric)] = max(sizes.get((r.suite, r.metric), 0), r.n)
-    for (suite, metric), values in cells.items():
-        table.add_row(
-            suite, metric, str(sizes[(suite, metric)]), *(f"{values[s]:.3f}" if s in values else "–" for s in systems)
-        )
+    for suite, metric, n, values in lines:
+        table.add_row(suite, metric, str(n), *values)
     out.print(table)
     meta = {
         "model": f"{ref.name} v{ref.version}",

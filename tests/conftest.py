@@ -51,6 +51,19 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def tiny_config(train: Path, gate: Path, name: str = "tiny") -> dict:
+    """A `fast` training config over JSONL files: hashing encoder, linear heads, seconds to fit."""
+    return {
+        "name": name,
+        "profile": "fast",
+        "sources": [{"name": "tiny", "path": str(train)}],
+        "gate_sets": [{"name": "gate", "path": str(gate)}],
+        "validation_fraction": 0.2,
+        "classifier": {"encoder": "hashing.v1:256", "hidden": 0},
+        "heads": {"epochs": 120, "lr": 0.05, "batch_size": 8},
+    }
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Settings pointing at a fresh data directory (MLflow store, caches) for one test."""

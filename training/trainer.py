@@ -199,7 +199,7 @@ class Trainer:
             self._log_metrics(metrics)
             result = TrainingResult(model, metrics, run_id=run.info.run_id)
             if register:
-                result.version, result.verdict = self._register_and_gate(model, data)
+                result.version, result.verdict = self._register_and_gate(model, data, metrics)
         return result
 
     def _log_inputs(self, data: TrainingData) -> None:
@@ -271,7 +271,9 @@ class Trainer:
                         str(reliability_png(m, f"{safe} {head}", Path(tmp) / f"reliability-{safe}-{head}.png")), "plots"
                     )
 
-    def _register_and_gate(self, model: MessageClassifier, data: TrainingData) -> tuple[str, GateVerdict]:
+    def _register_and_gate(
+        self, model: MessageClassifier, data: TrainingData, metrics: dict[str, dict[str, dict[str, Any]]]
+    ) -> tuple[str, GateVerdict]:
         import mlflow
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -285,7 +287,7 @@ class Trainer:
             )
         version = str(info.registered_model_version)
         set_alias(CHALLENGER, version, self.settings)
-        verdict = self.gate(model, data)
+        verdict = self.gate(data, {name: metrics[name] for name in data.gate_sets})
         mlflow.log_dict(
             {"promote": verdict.promote, "reason": verdict.reason, "rows": verdict.rows}, "gate/verdict.json"
         )
@@ -296,10 +298,9 @@ class Trainer:
         console.print(f"[bold]gate:[/] {'promoted' if verdict.promote else 'kept champion'}: {verdict.reason}")
         return version, verdict
 
-    def gate(self, challenger: MessageClassifier, data: TrainingData) -> GateVerdict:
-        """Compare the challenger with the champion on the frozen gate sets."""
+    def gate(self, data: TrainingData, ours: dict[str, dict[str, dict[str, Any]]]) -> GateVerdict:
+        """Compare the challenger's gate-set metrics (`ours`) with the champion's on the same sets."""
         champion_ref = model_by_alias(CHAMPION, self.settings)
-        ours = {name: evaluate_items(challenger, items) for name, items in data.gate_sets.items()}
         theirs = None
         if champion_ref is not None:
             champion = _load_or_none(champion_ref, self.settings)

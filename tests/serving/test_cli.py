@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from data.settings import get_settings
 from serving.cli import app
-from tests.conftest import tiny_rows, write_jsonl
+from tests.conftest import tiny_config, tiny_rows, write_jsonl
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 runner = CliRunner()
@@ -23,16 +23,8 @@ def tiny_setup(settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     corpora = tmp_path / "corpora"
     corpora.mkdir()
     write_jsonl(corpora / "gold_dev.jsonl", [{**r, "id": f"g{n}"} for n, r in enumerate(rows)])
-    config = {
-        "name": "tiny",
-        "sources": [{"name": "tiny", "path": str(train)}],
-        "gate_sets": [{"name": "tiny-gate", "path": str(gate)}],
-        "validation_fraction": 0.2,
-        "classifier": {"encoder": "hashing.v1:256", "hidden": 0},
-        "heads": {"epochs": 100, "lr": 0.05, "batch_size": 8},
-    }
     path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(tiny_config(train, gate)))
     monkeypatch.setenv("TIDINGS_DEFAULT_CONFIG", str(path))
     monkeypatch.setenv("TIDINGS_CORPORA_DIR", str(corpora))
     get_settings.cache_clear()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import tiny_rows, write_jsonl
+from tests.conftest import tiny_config, tiny_rows, write_jsonl
 from training.config import TrainingConfig
 from training.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, load_version, model_by_alias
 from training.trainer import Trainer
@@ -18,17 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _config(train: Path, gate: Path, name: str = "tiny") -> TrainingConfig:
-    return TrainingConfig.from_dict(
-        {
-            "name": name,
-            "profile": "fast",
-            "sources": [{"name": "tiny", "path": str(train)}],
-            "gate_sets": [{"name": "gate", "path": str(gate)}],
-            "validation_fraction": 0.2,
-            "classifier": {"encoder": "hashing.v1:256", "hidden": 0},
-            "heads": {"epochs": 120, "lr": 0.05, "batch_size": 8},
-        }
-    )
+    return TrainingConfig.from_dict(tiny_config(train, gate, name))
 
 
 @pytest.fixture
