@@ -41,11 +41,39 @@ class Settings(BaseSettings):
         "'sentence-transformers:<model name or path>'.",
     )
     threads: int = Field(default=2, ge=1, description="Torch CPU threads.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the message store, e.g. 'postgresql+psycopg://user@host/db'; "
+        "empty means a SQLite file under data_dir.",
+    )
+    auth_disabled: bool = Field(
+        default=False,
+        description="Development mode: serve without API keys. Never on by default; refused with a "
+        "PostgreSQL store.",
+    )
+    serving_backend: str = Field(
+        default="auto",
+        pattern="^(auto|onnx|torch)$",
+        description="'auto' serves the ONNX int8 export when it agrees with torch, else torch; "
+        "'onnx' or 'torch' force one.",
+    )
+    registry_poll_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often the API checks the registry's champion alias; 0 turns the check off.",
+    )
 
-    @field_validator("mlflow_uri", "registry_uri", "encoder", mode="before")
+    @field_validator("mlflow_uri", "registry_uri", "encoder", "database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def store_url(self) -> str:
+        """The message store URL in force: the configured one or a SQLite file under data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tidings.db').resolve()}"
 
     @property
     def tracking_uri(self) -> str:

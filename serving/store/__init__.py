@@ -1,0 +1,46 @@
+"""The message store: messages, the model's suggestions, embeddings and API keys, on SQLite or PostgreSQL."""
+
+from serving.store.db import (
+    current_revision,
+    head_revision,
+    is_up_to_date,
+    make_engine,
+    make_sessionmaker,
+    migration_config,
+    ping,
+    upgrade,
+)
+from serving.store.embeddings import load_embeddings
+from serving.store.keys import authenticate, create_key, list_keys, revoke_key
+from serving.store.messages import ClassifiedMessage, find_by_external_id, save_classified, save_classified_many
+from serving.store.roles import Role
+from serving.store.suggestions import StoredClassification, stored_prediction
+from serving.store.tables import ApiKeyRecord, Base, EmbeddingRecord, MessageRecord, SuggestionRecord
+
+__all__ = [
+    "ApiKeyRecord",
+    "Base",
+    "ClassifiedMessage",
+    "EmbeddingRecord",
+    "MessageRecord",
+    "Role",
+    "StoredClassification",
+    "SuggestionRecord",
+    "authenticate",
+    "create_key",
+    "current_revision",
+    "find_by_external_id",
+    "head_revision",
+    "is_up_to_date",
+    "list_keys",
+    "load_embeddings",
+    "make_engine",
+    "make_sessionmaker",
+    "migration_config",
+    "ping",
+    "revoke_key",
+    "save_classified",
+    "save_classified_many",
+    "stored_prediction",
+    "upgrade",
+]
