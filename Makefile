@@ -1,5 +1,6 @@
-# The README's commands: `make run` sets everything up and trains the default model if the
-# registry has no champion; `make test` sets up and runs lint, types and the whole test suite.
+# The README's commands: `make run` sets everything up, trains the default model if the registry
+# has no champion and serves the API on 127.0.0.1:8000; `make test` sets up and runs lint, types
+# and the whole test suite.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -19,8 +20,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
 run: install
 	$(VENV)/bin/tidings bootstrap
+	$(VENV)/bin/tidings serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -48,8 +48,7 @@ class Settings(BaseSettings):
     )
     auth_disabled: bool = Field(
         default=False,
-        description="Development mode: serve without API keys. Never on by default; refused with a "
-        "PostgreSQL store.",
+        description="Development mode: serve without API keys (every caller is admin). Off unless set.",
     )
     serving_backend: str = Field(
         default="auto",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import platform
 import re
@@ -141,6 +142,18 @@ class MessageClassifier:
     def head_names(self) -> tuple[str, ...]:
         """Heads in taxonomy order."""
         return self.taxonomy.head_names
+
+    def with_encoder(self, encoder: Encoder) -> MessageClassifier:
+        """A copy sharing the fitted heads, calibration, metrics and spec that embeds with `encoder`.
+
+        For serving the same model through another backend of the same encoder (e.g. ONNX);
+        save the original, not the copy.
+        """
+        if encoder.dim != self.encoder.dim:
+            raise ValueError(f"encoder {encoder.name} gives {encoder.dim}-d vectors, the heads take {self.encoder.dim}")
+        twin = copy.copy(self)
+        twin.encoder = encoder
+        return twin
 
     def encode_targets(self, labels: Sequence[Mapping[str, str | None]]) -> dict[str, np.ndarray]:
         """Label dicts to per-head index arrays, MISSING where a row has no label."""
