@@ -52,9 +52,10 @@ class Settings(BaseSettings):
     )
     serving_backend: str = Field(
         default="auto",
-        pattern="^(auto|onnx|torch)$",
-        description="'auto' serves the ONNX int8 export when it agrees with torch, else torch; "
-        "'onnx' or 'torch' force one.",
+        pattern="^(auto|onnx-int8|onnx-fp32|torch)$",
+        description="'auto' serves the ONNX int8 export if its labels agree with torch on >= 99% of the "
+        "validation set, else the fp32 export if that agrees, else torch; 'onnx-int8', 'onnx-fp32' or "
+        "'torch' force one (for benchmarks).",
     )
     registry_poll_seconds: float = Field(
         default=30.0,

@@ -143,11 +143,11 @@ def over_http(backend: str, key: str, texts: Sequence[str], n: int, figures: Bac
 def run_serving_bench(
     ref: ModelRef, settings: Settings, key: str | None, n: int = 300, messages: int = 2000
 ) -> list[BackendFigures]:
-    """Both paths in one run, in-process and (with a key) over HTTP."""
+    """Every serving path in one run, in-process and (with a key) over HTTP."""
     pool = validation_texts()
     texts = [pool[i % len(pool)] for i in range(messages)]
     results = []
-    for backend in ("onnx", "torch"):
+    for backend in ("onnx-int8", "onnx-fp32", "torch"):
         figures = in_process(ref, settings, backend, texts, n)
         if key:
             over_http(backend, key, texts, n, figures)

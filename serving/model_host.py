@@ -94,8 +94,15 @@ def load_serving_model(ref: ModelRef, settings: Settings) -> ServingModel:
     torch_model = MessageClassifier.load(directory)
     if settings.serving_backend == "torch":
         return ServingModel(ref, torch_model, "torch", "torch forced by TIDINGS_SERVING_BACKEND")
-    min_agreement = 0.99 if settings.serving_backend == "auto" else 0.0
-    fast = prepare_fast_path(torch_model, directory, validation_texts(), min_agreement=min_agreement)
+    forced = settings.serving_backend != "auto"
+    fast = prepare_fast_path(
+        torch_model,
+        directory,
+        validation_texts(),
+        min_agreement=0.0 if forced else 0.99,
+        candidates=(settings.serving_backend,) if forced else ("onnx-int8", "onnx-fp32"),
+    )
+    log_fast_path(ref, fast.backend, fast.attempts)
     if fast.backend != "torch":
         import torch
 
@@ -103,6 +110,24 @@ def load_serving_model(ref: ModelRef, settings: Settings) -> ServingModel:
         # Runtime's for the same cores (measured: 8.0 ms per message with 2 torch threads, 5.1 with 1).
         torch.set_num_threads(1)
     return ServingModel(ref, fast.model, fast.backend, fast.reason)
+
+
+def log_fast_path(ref: ModelRef, backend: str, attempts: Sequence[dict[str, Any]]) -> None:
+    """Record on the version's training run which backend serves it and how well each export agreed."""
+    if not ref.run_id or not attempts:
+        return
+    try:
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+        client.set_tag(ref.run_id, "serving.backend", backend)
+        for attempt in attempts:
+            name = attempt["backend"].replace("-", "_")
+            for head, share in attempt.get("heads", {}).items():
+                client.log_metric(ref.run_id, f"serving.{name}.agreement.{head}", share)
+            client.set_tag(ref.run_id, f"serving.{name}.verdict", attempt.get("reason", "")[:500])
+    except Exception:  # the record is for people; serving goes on without it
+        log.warning("could not log the fast-path check to run %s", ref.run_id, exc_info=True)
 
 
 class NoModel(RuntimeError):

@@ -204,6 +204,7 @@ def test_prepare_fast_path_falls_back_to_fp32_when_int8_disagrees(toy_classifier
     assert fast.backend == "onnx-fp32" and isinstance(fast.model.encoder, OnnxEncoder)
     assert fast.agreement is not None and fast.agreement.min_agreement == 1.0
     assert (tmp_path / "onnx-fp32" / "encoder.fp32.onnx").exists()
+    assert [(a["backend"], a["accepted"]) for a in fast.attempts] == [("onnx-int8", False), ("onnx-fp32", True)]
 
 
 def test_prepare_fast_path_serves_torch_when_the_export_fails(toy_classifier, tmp_path, monkeypatch):

@@ -107,3 +107,22 @@ def test_classify_now_returns_prediction_and_embedding():
     assert set(c.prediction.heads) == {"intent", "urgency", "sentiment"}
     assert np.isclose(np.linalg.norm(c.embedding), 1.0, atol=1e-5)
     m.executor.shutdown()
+
+
+def test_the_fast_path_verdict_is_logged_on_the_training_run(settings):
+    import mlflow
+
+    from training.registry import configure_mlflow
+
+    configure_mlflow(settings)
+    with mlflow.start_run() as run:
+        pass
+    attempts = [
+        {"backend": "onnx-int8", "heads": {"intent": 0.94}, "accepted": False, "reason": "only 94.0%"},
+        {"backend": "onnx-fp32", "heads": {"intent": 1.0}, "accepted": True, "reason": "agrees on 100.0%"},
+    ]
+    model_host.log_fast_path(ModelRef("m", "1", run.info.run_id, (), None, {}), "onnx-fp32", attempts)
+    logged = mlflow.get_run(run.info.run_id).data
+    assert logged.tags["serving.backend"] == "onnx-fp32"
+    assert logged.metrics["serving.onnx_int8.agreement.intent"] == 0.94
+    assert logged.tags["serving.onnx_fp32.verdict"] == "agrees on 100.0%"
