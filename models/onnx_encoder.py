@@ -92,7 +92,7 @@ class OnnxEncoder(Encoder):
         # Sorting by length keeps padding, and so wasted compute, low within a batch.
         order = np.argsort([len(t) for t in texts], kind="stable")
         batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
-        if len(batches) < 2 * max(len(self._lanes), 1):
+        if len(self._lanes) < 2 or len(batches) < 2 * len(self._lanes):
             self._run_batches(self.session, texts, batches, out, progress)
             return out
         n = len(self._lanes)

@@ -119,6 +119,17 @@ def test_mixed_lengths_keep_their_order_and_report_progress(tiny_onnx):
     assert (np.argmax(batched @ alone.T, axis=1) == np.arange(len(MIXED))).all()
 
 
+def test_many_messages_spread_over_lanes_give_the_same_vectors(tiny_export):
+    texts = [f"message {i} " + "word " * (i % 17) for i in range(100)]
+    one_lane = OnnxEncoder(tiny_export, threads=1)
+    lanes = OnnxEncoder(tiny_export, threads=2)
+    assert len(lanes._lanes) == 2
+    seen = []
+    spread = lanes.encode(texts, batch_size=8, progress=seen.append)
+    np.testing.assert_allclose(spread, one_lane.encode(texts, batch_size=8), atol=1e-6)
+    assert sum(seen) == 100
+
+
 def test_tokenizer_matches_sentence_transformers_including_case_and_truncation(tiny_onnx, tiny_encoder):
     texts = [*MIXED, LONG]
     features = tiny_encoder.model.preprocess(texts)
