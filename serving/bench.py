@@ -17,6 +17,7 @@ import numpy as np
 
 from data.settings import Settings
 from serving.model_host import ServingModel, load_serving_model, validation_texts
+from serving.schemas import MAX_BATCH
 from training.registry import ModelRef
 
 # 30 words, the length the latency targets are stated for.
@@ -58,7 +59,7 @@ def time_calls(call: Callable[[], object], n: int, warmup: int = 20) -> list[flo
     return samples
 
 
-def throughput(model: ServingModel, texts: Sequence[str], batch: int = 64) -> float:
+def throughput(model: ServingModel, texts: Sequence[str], batch: int = MAX_BATCH) -> float:
     """Messages per second classifying `texts` in batches, as the batch endpoint does."""
     model.classify_now(texts[:batch])
     start = time.perf_counter()
@@ -126,8 +127,8 @@ def over_http(backend: str, key: str, texts: Sequence[str], n: int, figures: Bac
             figures.http_p50_ms = percentile(samples, 50)
             figures.http_p99_ms = percentile(samples, 99)
             batches = [
-                {"messages": [{"text": t, "store": False} for t in texts[i : i + 256]]}
-                for i in range(0, len(texts), 256)
+                {"messages": [{"text": t, "store": False} for t in texts[i : i + MAX_BATCH]]}
+                for i in range(0, len(texts), MAX_BATCH)
             ]
             client.post("/v1/classify/batch", json=batches[0]).raise_for_status()
             start = time.perf_counter()

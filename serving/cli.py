@@ -409,7 +409,7 @@ def bench_serve(
         "peak RSS MiB",
     )
     for col in columns:
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
 
     def fmt(v: float | None, digits: int = 1) -> str:
         return "" if v is None else f"{v:.{digits}f}"

@@ -93,6 +93,7 @@ def load_serving_model(ref: ModelRef, settings: Settings) -> ServingModel:
     directory = download_classifier(ref, settings)
     torch_model = MessageClassifier.load(directory)
     if settings.serving_backend == "torch":
+        _torch_threads(settings.threads)
         return ServingModel(ref, torch_model, "torch", "torch forced by TIDINGS_SERVING_BACKEND")
     forced = settings.serving_backend != "auto"
     fast = prepare_fast_path(
@@ -103,13 +104,16 @@ def load_serving_model(ref: ModelRef, settings: Settings) -> ServingModel:
         candidates=(settings.serving_backend,) if forced else ("onnx-int8", "onnx-fp32"),
     )
     log_fast_path(ref, fast.backend, fast.attempts)
-    if fast.backend != "torch":
-        import torch
-
-        # Torch now only runs the small heads; its spinning thread pool would contend with ONNX
-        # Runtime's for the same cores (measured: 8.0 ms per message with 2 torch threads, 5.1 with 1).
-        torch.set_num_threads(1)
+    # With ONNX serving, torch only runs the small heads; its spinning thread pool would contend with
+    # ONNX Runtime's for the same cores (measured: 8.0 ms per message with 2 torch threads, 5.1 with 1).
+    _torch_threads(settings.threads if fast.backend == "torch" else 1)
     return ServingModel(ref, fast.model, fast.backend, fast.reason)
+
+
+def _torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
 
 
 def log_fast_path(ref: ModelRef, backend: str, attempts: Sequence[dict[str, Any]]) -> None:
