@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from data.schema import MAX_TEXT_CHARS, Channel
 
@@ -40,7 +40,15 @@ class MessageIn(BaseModel):
     thread_id: str | None = Field(default=None, max_length=256, description="Thread or reply-to id.")
     language: str | None = Field(default=None, max_length=35, description="BCP-47 language tag, if known.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free source metadata, stored as given.")
-    store: bool = Field(default=True, description="Store the message and its suggestions (false: classify only).")
+    store: StrictBool = Field(default=True, description="Store the message and its suggestions (false: classify only).")
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _date_time_string(cls, value: object) -> object:
+        # Pydantic would read a number as a Unix time; the documented type is an ISO 8601 string.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError("created_at must be an ISO 8601 date-time string")
+        return value
 
     @field_validator("text", mode="before")
     @classmethod

@@ -136,6 +136,8 @@ def test_store_false_classifies_without_storing(service: Service):
         ({"text": 42}, "text"),
         ({"text": "hi", "channel": "carrier-pigeon"}, "channel"),
         ({"text": "hi", "created_at": "yesterday"}, "created_at"),
+        ({"text": "hi", "created_at": 1700000000}, "created_at"),
+        ({"text": "hi", "store": "yes"}, "store"),
         ({"text": "hi", "surprise": 1}, "surprise"),
         ([{"text": "hi"}], "body"),
     ],
