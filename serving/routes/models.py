@@ -34,18 +34,22 @@ def _run_metrics(run_id: str | None) -> dict[str, Any]:
     return nested
 
 
-def _describe(ref: ModelRef | None, host: ModelHost) -> ServedModel | None:
+def _describe(ref: ModelRef | None, host: ModelHost, registry_up: bool = True) -> ServedModel | None:
     if ref is None:
         return None
     serving = host.current
     is_served = serving is not None and serving.ref.version == ref.version
+    if registry_up:
+        metrics = _run_metrics(ref.run_id)
+    else:  # what the loaded model carries is all that is known without the registry
+        metrics = serving.classifier.metrics_ if serving is not None and is_served else {}
     return ServedModel(
         name=ref.name,
         version=ref.version,
         aliases=list(ref.aliases),
         trained_at=datetime.fromtimestamp(ref.created / 1000, UTC) if ref.created else None,
         run_id=ref.run_id,
-        metrics=_run_metrics(ref.run_id),
+        metrics=metrics,
         serving=is_served,
         backend=serving.backend if is_served and serving else None,
         backend_reason=serving.backend_reason if is_served and serving else None,
@@ -53,38 +57,26 @@ def _describe(ref: ModelRef | None, host: ModelHost) -> ServedModel | None:
 
 
 def _models(host: ModelHost) -> ModelsOut:
-    champion = challenger = None
+    serving = host.current.ref if host.current else None
     try:
         champion = model_by_alias(CHAMPION, host.settings)
         challenger = model_by_alias(CHALLENGER, host.settings)
-        reachable = True
+        return ModelsOut(
+            champion=_describe(champion, host),
+            challenger=_describe(challenger, host),
+            serving=_describe(serving, host),
+            registry_reachable=True,
+            last_error=host.last_error,
+        )
     except Exception as e:  # the registry being down is reported, not raised
-        reachable = False
         host.last_error = f"registry unreachable: {e}"
-    serving = host.current
-    if reachable:
-        served = _describe(serving.ref, host) if serving else None
-    else:
-        served = None
-        if serving is not None:
-            served = ServedModel(
-                name=serving.ref.name,
-                version=serving.ref.version,
-                aliases=list(serving.ref.aliases),
-                trained_at=None,
-                run_id=serving.ref.run_id,
-                metrics=serving.classifier.metrics_,
-                serving=True,
-                backend=serving.backend,
-                backend_reason=serving.backend_reason,
-            )
-    return ModelsOut(
-        champion=_describe(champion, host) if reachable else None,
-        challenger=_describe(challenger, host) if reachable else None,
-        serving=served,
-        registry_reachable=reachable,
-        last_error=host.last_error,
-    )
+        return ModelsOut(
+            champion=None,
+            challenger=None,
+            serving=_describe(serving, host, registry_up=False),
+            registry_reachable=False,
+            last_error=host.last_error,
+        )
 
 
 @router.get("", response_model=ModelsOut)

@@ -261,3 +261,17 @@ def test_development_mode_is_off_by_default_and_opens_the_api_only_when_set(serv
         wait_ready(client)
         r = client.post("/v1/classify", json={"text": "hello", "store": False})
         assert r.status_code == 200
+
+
+def test_models_reports_a_registry_outage_and_keeps_serving(service: Service, monkeypatch):
+    from serving.routes import models as models_route
+
+    def down(*args, **kwargs):
+        raise ConnectionError("tracking server unreachable")
+
+    monkeypatch.setattr(models_route, "model_by_alias", down)
+    body = service.client.get("/v1/models", headers=service.auth()).json()
+    assert body["registry_reachable"] is False
+    assert "tracking server unreachable" in body["last_error"]
+    assert body["serving"]["serving"] is True and body["serving"]["metrics"]
+    assert classify(service, {"text": "hello there", "store": False}).status_code == 200
