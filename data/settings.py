@@ -57,10 +57,38 @@ class Settings(BaseSettings):
         "validation set, else the fp32 export if that agrees, else torch; 'onnx-int8', 'onnx-fp32' or "
         "'torch' force one (for benchmarks).",
     )
+    themes_word_encoder: str = Field(
+        default="minilm-l6.v1",
+        description="Encoder for the themes' key-phrase representations; 'none' uses c-TF-IDF words only.",
+    )
     registry_poll_seconds: float = Field(
         default=30.0,
         ge=0,
         description="How often the API checks the registry's champion alias; 0 turns the check off.",
+    )
+    review_sample_rate: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Share of confident predictions queued for review anyway, as quality control "
+        "(chosen by a hash of the message id, so the same message is always in or out).",
+    )
+    review_low_margin: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="A stored message is queued for review when any head's top-two probability margin is below this.",
+    )
+    review_second_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Share of queued messages routed to a second, different reviewer (for inter-reviewer agreement).",
+    )
+    review_claim_seconds: int = Field(
+        default=600,
+        ge=1,
+        description="How long a reviewer's claim on queued messages lasts before others may claim them.",
     )
 
     @field_validator("mlflow_uri", "registry_uri", "encoder", "database_url", mode="before")

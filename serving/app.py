@@ -18,8 +18,9 @@ from serving.classification import Classifier
 from serving.deps import AppState
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.model_host import ModelHost, NoModel
-from serving.routes import classify, health, models
+from serving.routes import admin, classify, health, models, review, themes
 from serving.store.db import make_engine, make_sessionmaker
+from serving.store.review_queue import QueueRules
 
 # 512 messages of 5,000 characters, 4 bytes each at worst, plus JSON framing.
 MAX_BODY_BYTES = 12 * 1024 * 1024
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             host=host,
             metrics=metrics,
             keys=KeyVerifier(sessions),
-            classifier=Classifier(sessions, metrics),
+            classifier=Classifier(sessions, metrics, QueueRules.from_settings(settings)),
         )
         if settings.auth_disabled:
             log.warning("API keys are OFF (TIDINGS_AUTH_DISABLED): development mode, never for production")
@@ -132,6 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(classify.router)
     app.include_router(models.router)
+    app.include_router(review.router)
+    app.include_router(themes.router)
+    app.include_router(admin.router)
     app.include_router(health.router)
     app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

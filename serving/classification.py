@@ -18,6 +18,7 @@ from serving.metrics import ServiceMetrics
 from serving.model_host import Classified, ServingModel
 from serving.schemas import BatchItem, BatchResult, ClassifyResult, HeadResult, MessageIn, ModelVersion
 from serving.store.messages import ClassifiedMessage, find_by_external_id, save_classified_many
+from serving.store.review_queue import QueueRules, enqueue_for_review
 from serving.store.suggestions import stored_prediction
 
 
@@ -57,9 +58,12 @@ def to_message(item: MessageIn, received_at: datetime) -> Message:
 class Classifier:
     """Runs messages through the served model and the store, in as few passes as possible."""
 
-    def __init__(self, sessions: sessionmaker[Session], metrics: ServiceMetrics) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], metrics: ServiceMetrics, review_rules: QueueRules | None = None
+    ) -> None:
         self.sessions = sessions
         self.metrics = metrics
+        self.review_rules = review_rules or QueueRules()
 
     async def one(self, item: MessageIn, model: ServingModel) -> ClassifyResult:
         """Classify (and store, unless `store` is false) one message."""
@@ -127,16 +131,14 @@ class Classifier:
         self, rows: Sequence[tuple[int, Message, Classified]], model: ServingModel
     ) -> dict[int, tuple[str, bool]]:
         """Store new messages; returns each row's message id and whether it was already there."""
+        items = [
+            ClassifiedMessage(m, c.prediction, model.ref.name, model.ref.version, c.embedding, model.encoder_key)
+            for _, m, c in rows
+        ]
         with self.sessions() as session:
-            records = save_classified_many(
-                session,
-                [
-                    ClassifiedMessage(
-                        m, c.prediction, model.ref.name, model.ref.version, c.embedding, model.encoder_key
-                    )
-                    for _, m, c in rows
-                ],
-            )
+            records = save_classified_many(session, items)
+            fresh = [item for item, r in zip(items, records, strict=True) if r.id == item.message.id]
+            enqueue_for_review(session, fresh, self.review_rules)
             session.commit()
             return {i: (r.id, r.id != m.id) for (i, m, _), r in zip(rows, records, strict=True)}
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from data.settings import get_settings
-from serving import service_commands
+from serving import review_commands, service_commands, theme_commands
 
 if TYPE_CHECKING:
     from models.classifier import MessageClassifier
@@ -252,6 +252,10 @@ app.add_typer(service_commands.keys, name="keys")
 app.add_typer(service_commands.db, name="db")
 app.add_typer(service_commands.bench, name="bench")
 app.command()(service_commands.serve)
+app.add_typer(review_commands.export, name="export")
+app.command()(review_commands.rollback)
+app.command()(review_commands.retrain)
+app.add_typer(theme_commands.themes, name="themes")
 
 
 def main() -> None:

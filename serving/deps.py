@@ -80,8 +80,10 @@ def require(*roles: Role) -> Callable[[Request, AppState], Caller]:
 
 
 ClassifyCaller = Annotated[Caller, Depends(require(Role.CLASSIFY))]
+ReviewCaller = Annotated[Caller, Depends(require(Role.REVIEW))]
 AdminCaller = Annotated[Caller, Depends(require())]
 AnyCaller = Annotated[Caller, Depends(require(Role.CLASSIFY, Role.REVIEW, Role.LEAD))]
+LeadCaller = Annotated[Caller, Depends(require(Role.LEAD))]
 
 
 def get_host(state: StateDep) -> ModelHost:

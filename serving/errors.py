@@ -24,6 +24,8 @@ WHEN = {
     400: "Malformed JSON or an undecodable body",
     401: "Missing, unknown or revoked API key",
     403: "The key's role may not do this",
+    404: "Nothing is stored under the id or name given",
+    409: "The stored data does not allow it yet (e.g. too few messages in the month)",
     413: "Body too large",
     422: "Invalid input; `errors` names each field",
     500: "Unexpected error (logged)",
@@ -40,12 +42,20 @@ def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
 class ApiError(Exception):
     """An error a route raises on purpose, with its status and plain-words detail."""
 
-    def __init__(self, status: int, detail: str, headers: Mapping[str, str] | None = None, title: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        title: str | None = None,
+        errors: Sequence[FieldError] = (),
+    ):
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers = dict(headers or {})
         self.title = title
+        self.errors = list(errors)
 
 
 def problem(
@@ -135,7 +145,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         return problem_response(
-            problem(exc.status, exc.detail, title=exc.title, instance=request.url.path), exc.headers
+            problem(exc.status, exc.detail, title=exc.title, errors=exc.errors, instance=request.url.path),
+            exc.headers,
         )
 
     @app.exception_handler(OperationalError)

@@ -6,6 +6,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+MAX_DROP = 0.01
+# Retraining promotes only on a real gain: a macro-F1 rise of more than this on some head and set.
+# 0.005 is half the allowed drop, above the run-to-run noise of the frozen gate sets.
+IMPROVEMENT_EPSILON = 0.005
+
 
 @dataclass(frozen=True)
 class GateRow:
@@ -71,5 +76,40 @@ def compare(
         )
     gains = [r for r in compared if r.delta > min_improvement]
     if require_improvement and not gains:
-        return GateVerdict(False, "no head improves: keeping the champion", rows)
+        best = max(compared, key=lambda r: r.delta)
+        return GateVerdict(
+            False,
+            f"no head improves by more than {min_improvement:.3f} (best: {best.head} on {best.set} "
+            f"{best.delta:+.3f}): keeping the champion",
+            rows,
+        )
+    if require_improvement:
+        best = max(gains, key=lambda r: r.delta)
+        return GateVerdict(
+            True,
+            f"{best.head} on {best.set} improves {best.delta:+.3f}; {len(gains)} head(s) improve and none "
+            f"drops more than {max_drop:.3f}",
+            rows,
+        )
     return GateVerdict(True, f"no head drops more than {max_drop:.3f}; {len(gains)} head(s) improve", rows)
+
+
+def per_class_table(
+    challenger: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    champion: Mapping[str, Mapping[str, Mapping[str, Any]]] | None,
+) -> str:
+    """Per-class F1 of both models on each set and head, as a Markdown table (full metrics dicts)."""
+    lines = ["| set | head | class | support | champion F1 | challenger F1 | change |", "|---|---|---|---|---|---|---|"]
+    for set_name, heads in challenger.items():
+        for head, metrics in heads.items():
+            theirs = (champion or {}).get(set_name, {}).get(head, {}).get("per_class", {})
+            for label, ours in metrics.get("per_class", {}).items():
+                if not ours.get("support"):
+                    continue
+                old = theirs.get(label, {}).get("f1")
+                champ = "–" if old is None else f"{old:.3f}"
+                change = "" if old is None else f"{ours['f1'] - old:+.3f}"
+                lines.append(
+                    f"| {set_name} | {head} | {label} | {ours['support']} | {champ} | {ours['f1']:.3f} | {change} |"
+                )
+    return "\n".join(lines)

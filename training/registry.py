@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from models.classifier import MessageClassifier
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous-champion"
+ROLLED_BACK = "rolled-back"
 
 
 def configure_mlflow(settings: Settings | None = None) -> str:
@@ -104,6 +106,41 @@ def promote(version: str, settings: Settings | None = None) -> None:
     if current is not None and current.version != str(version):
         set_alias(PREVIOUS_CHAMPION, current.version, settings)
     set_alias(CHAMPION, version, settings)
+
+
+class NoPreviousChampion(LookupError):
+    """There is no previous champion to roll back to."""
+
+
+def rollback(settings: Settings | None = None) -> tuple[ModelRef, ModelRef]:
+    """Make the previous champion champion again; returns (restored, rolled back from).
+
+    The version rolled back from gets the `rolled-back` alias and `rolled_back_to` / `rolled_back_at`
+    tags. `previous-champion` is removed, so a second rollback refuses rather than flipping back.
+    Raises NoPreviousChampion when there is no champion or no previous champion to restore.
+    """
+    settings = settings or get_settings()
+    current = model_by_alias(CHAMPION, settings)
+    previous = model_by_alias(PREVIOUS_CHAMPION, settings)
+    if current is None:
+        raise NoPreviousChampion("the registry has no champion, so there is nothing to roll back")
+    if previous is None or previous.version == current.version:
+        raise NoPreviousChampion(
+            f"no previous champion to roll back to: version {current.version} is champion and no "
+            f"'{PREVIOUS_CHAMPION}' alias points at another version"
+        )
+    client = _client()
+    set_alias(CHAMPION, previous.version, settings)
+    set_alias(ROLLED_BACK, current.version, settings)
+    client.delete_registered_model_alias(settings.model_name, PREVIOUS_CHAMPION)
+    client.set_model_version_tag(settings.model_name, current.version, "rolled_back_to", previous.version)
+    client.set_model_version_tag(
+        settings.model_name, current.version, "rolled_back_at", datetime.now(UTC).isoformat(timespec="seconds")
+    )
+    restored = model_by_alias(CHAMPION, settings)
+    rolled_back = model_by_alias(ROLLED_BACK, settings)
+    assert restored is not None and rolled_back is not None
+    return restored, rolled_back
 
 
 def download_classifier(ref: ModelRef, settings: Settings | None = None) -> Path:

@@ -6,7 +6,7 @@ import json
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +17,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from data.dataset import DedupeReport, dedupe, fingerprint, train_validation_split
+from data.dataset import DedupeReport, dedupe, fingerprint, near_duplicate_key, train_validation_split
 from data.schema import LabelledMessage
 from data.settings import Settings, get_settings
 from data.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
@@ -28,7 +28,7 @@ from models.classifier import ClassifierSpec, MessageClassifier, package_version
 from models.encoders import Encoder, load_encoder
 from training.config import TrainingConfig
 from training.finetune import finetune
-from training.gate import GateVerdict, compare
+from training.gate import MAX_DROP, GateVerdict, compare, per_class_table
 from training.registry import (
     CHALLENGER,
     CHAMPION,
@@ -88,8 +88,12 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
         yield lambda n: bar.advance(task, n)
 
 
-def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> TrainingData:
-    """Load every source, deduplicate across them, split deterministically, load gate sets."""
+def assemble(config: TrainingConfig, taxonomy: Taxonomy, strict_gate_sets: Collection[str] = ()) -> TrainingData:
+    """Load every source, deduplicate across them, split deterministically, load gate sets.
+
+    Training rows whose text equals a gate set's are always left out; for the gate sets named in
+    `strict_gate_sets`, near-duplicates (`near_duplicate_key`) are left out too.
+    """
     loaded, skipped = [], []
     for spec in config.sources:
         try:
@@ -107,7 +111,18 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy) -> TrainingData:
         except SourceUnavailable as e:
             skipped.append(f"gate {source_label(spec)} ({e})")
     held_out = {item.message.text.strip().lower() for items in gate_sets.values() for item in items}
-    pool = [item for s in loaded for item in s.result.items if item.message.text.strip().lower() not in held_out]
+    strict = {
+        near_duplicate_key(item.message.text)
+        for name, items in gate_sets.items()
+        if name in strict_gate_sets
+        for item in items
+    } - {""}
+    pool = [
+        item
+        for s in loaded
+        for item in s.result.items
+        if item.message.text.strip().lower() not in held_out and near_duplicate_key(item.message.text) not in strict
+    ]
     unique, report = dedupe(pool)
     train, validation = train_validation_split(unique, config.validation_fraction, seed=config.seed)
     return TrainingData(train, validation, gate_sets, loaded, report, skipped)
@@ -123,11 +138,31 @@ def build_encoder(config: TrainingConfig, settings: Settings) -> Encoder:
 
 
 class Trainer:
-    """Trains a `MessageClassifier` from a `TrainingConfig` and tracks the run in MLflow."""
+    """Trains a `MessageClassifier` from a `TrainingConfig` and tracks the run in MLflow.
 
-    def __init__(self, config: TrainingConfig, settings: Settings | None = None) -> None:
+    The keyword options serve retraining: `strict_gate_sets` (see `assemble`), `require_improvement`
+    and `min_improvement` (see `gate.compare`), and `run_tags` / `run_params` logged on the run.
+    """
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        settings: Settings | None = None,
+        *,
+        strict_gate_sets: Collection[str] = (),
+        require_improvement: bool = False,
+        min_improvement: float = 0.0,
+        run_tags: Mapping[str, str] | None = None,
+        run_params: Mapping[str, object] | None = None,
+    ) -> None:
         self.config = config
         self.settings = settings or get_settings()
+        self.strict_gate_sets = frozenset(strict_gate_sets)
+        self.require_improvement = require_improvement
+        self.min_improvement = min_improvement
+        self.run_tags = dict(run_tags or {})
+        self.run_params = dict(run_params or {})
+        self.champion_metrics_: dict[str, dict[str, dict[str, Any]]] | None = None
         self.taxonomy = load_taxonomy(config.taxonomy) if config.taxonomy else default_taxonomy()
 
     def fit(self, data: TrainingData) -> MessageClassifier:
@@ -188,7 +223,7 @@ class Trainer:
         import mlflow
 
         configure_mlflow(self.settings)
-        data = assemble(self.config, self.taxonomy)
+        data = assemble(self.config, self.taxonomy, self.strict_gate_sets)
         if not data.train:
             raise ValueError("no training rows: every source was empty or unavailable")
         with mlflow.start_run(run_name=f"train-{self.config.name}") as run:
@@ -233,8 +268,11 @@ class Trainer:
                 "git.commit": _git_commit(),
                 "profile": self.config.profile,
                 "config": self.config.name,
+                **self.run_tags,
             }
         )
+        if self.run_params:
+            mlflow.log_params({k: str(v)[:500] for k, v in self.run_params.items()})
         mlflow.log_metrics({"rows_train": len(data.train), "rows_validation": len(data.validation)})
 
     def _log_metrics(self, metrics: dict[str, dict[str, dict[str, Any]]]) -> None:
@@ -292,6 +330,8 @@ class Trainer:
             {"promote": verdict.promote, "reason": verdict.reason, "rows": verdict.rows}, "gate/verdict.json"
         )
         mlflow.log_text(verdict.table(), "gate/comparison.md")
+        ours = {name: metrics[name] for name in data.gate_sets}
+        mlflow.log_text(per_class_table(ours, self.champion_metrics_), "gate/per_class.md")
         mlflow.set_tags({"gate.promote": str(verdict.promote), "gate.reason": verdict.reason, "model.version": version})
         if verdict.promote:
             promote(version, self.settings)
@@ -301,13 +341,20 @@ class Trainer:
     def gate(self, data: TrainingData, ours: dict[str, dict[str, dict[str, Any]]]) -> GateVerdict:
         """Compare the challenger's gate-set metrics (`ours`) with the champion's on the same sets."""
         champion_ref = model_by_alias(CHAMPION, self.settings)
-        theirs = None
+        theirs: dict[str, dict[str, dict[str, Any]]] | None = None
         if champion_ref is not None:
             champion = _load_or_none(champion_ref, self.settings)
             theirs = (
                 {name: evaluate_items(champion, items) for name, items in data.gate_sets.items()} if champion else {}
             )
-        return compare(ours, theirs, max_drop=0.01)
+        self.champion_metrics_ = theirs
+        return compare(
+            ours,
+            theirs,
+            max_drop=MAX_DROP,
+            require_improvement=self.require_improvement,
+            min_improvement=self.min_improvement,
+        )
 
 
 def _load_or_none(ref: ModelRef, settings: Settings) -> MessageClassifier | None:

@@ -13,9 +13,11 @@ from serving.store.db import (
 from serving.store.embeddings import load_embeddings
 from serving.store.keys import authenticate, create_key, list_keys, revoke_key
 from serving.store.messages import ClassifiedMessage, find_by_external_id, save_classified, save_classified_many
+from serving.store.review_tables import QueueItemRecord, ReviewRecord
 from serving.store.roles import Role
 from serving.store.suggestions import StoredClassification, stored_prediction
 from serving.store.tables import ApiKeyRecord, Base, EmbeddingRecord, MessageRecord, SuggestionRecord
+from serving.store.theme_tables import ThemeAssignmentRecord, ThemeMonthRecord, ThemeRecord, ThemeRunRecord
 
 __all__ = [
     "ApiKeyRecord",
@@ -23,9 +25,15 @@ __all__ = [
     "ClassifiedMessage",
     "EmbeddingRecord",
     "MessageRecord",
+    "QueueItemRecord",
+    "ReviewRecord",
     "Role",
     "StoredClassification",
     "SuggestionRecord",
+    "ThemeAssignmentRecord",
+    "ThemeMonthRecord",
+    "ThemeRecord",
+    "ThemeRunRecord",
     "authenticate",
     "create_key",
     "current_revision",

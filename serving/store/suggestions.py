@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from models.prediction import AbstainReason, HeadPrediction, Prediction
 from serving.store.tables import SuggestionRecord
+
+_IDS_PER_QUERY = 1000
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,22 @@ def stored_prediction(
     if not rows:
         return None
     latest = max(rows, key=lambda row: (row.created_at, row.id))
-    rows = [row for row in rows if row.model_version == latest.model_version]
+    return _classification([row for row in rows if row.model_version == latest.model_version])
+
+
+def stored_predictions(session: Session, message_ids: Sequence[str]) -> dict[tuple[str, str], StoredClassification]:
+    """Every prediction stored for these messages, keyed by (message id, model version)."""
+    grouped: dict[tuple[str, str], list[SuggestionRecord]] = defaultdict(list)
+    ids = sorted(set(message_ids))
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        query = select(SuggestionRecord).where(SuggestionRecord.message_id.in_(ids[start : start + _IDS_PER_QUERY]))
+        for row in session.scalars(query.order_by(SuggestionRecord.id)):
+            grouped[(row.message_id, row.model_version)].append(row)
+    return {key: _classification(rows) for key, rows in grouped.items()}
+
+
+def _classification(rows: Sequence[SuggestionRecord]) -> StoredClassification:
+    """One model version's rows for one message, as a prediction."""
     heads = {
         row.head: HeadPrediction(
             label=row.label,
@@ -68,4 +87,5 @@ def stored_prediction(
         )
         for row in rows
     }
-    return StoredClassification(message_id, Prediction(heads), latest.model_name, latest.model_version)
+    first = rows[0]
+    return StoredClassification(first.message_id, Prediction(heads), first.model_name, first.model_version)

@@ -1,6 +1,6 @@
 """The store's tables as SQLAlchemy ORM models: messages, the model's suggestions, embeddings, API keys.
 
-Suggestions are the model's output only; human reviews will be their own table keyed on
+Suggestions are the model's output only; human reviews are their own table (`review_tables.py`), keyed on
 `messages.id`, never columns on these rows.
 """
 

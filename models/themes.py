@@ -1,0 +1,374 @@
+"""`ThemeModel`: a month's recurring subjects ("themes") found in the messages' stored embeddings.
+
+A thin facade over BERTopic: UMAP (cosine, seeded) reduces the stored embeddings, HDBSCAN
+clusters them, c-TF-IDF names the clusters and, when a word encoder is available, the
+KeyBERT-inspired and maximal-marginal-relevance representations refine the names. Confident
+outliers then join their most similar theme; sizes, centroids and quotes come from that final
+assignment, while keywords describe the clusters as HDBSCAN found them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+from models.encoders import Encoder, load_encoder
+
+if TYPE_CHECKING:
+    from bertopic import BERTopic
+
+MIN_TEXTS = 10
+OUTLIER = -1
+# Texts this alike (mean cosine similarity to their mean direction) are one cluster of near-duplicates;
+# HDBSCAN never returns a single cluster and would cut it at random. Real months measure 0.4-0.6.
+ONE_CLUSTER_SIMILARITY = 0.9
+LABEL_SEPARATOR = " · "
+_NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|['’]s\b")
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|\S")
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "s")
+
+
+@dataclass(frozen=True)
+class ThemeParams:
+    """Hyperparameters of a monthly theme fit.
+
+    `word_encoder` names the encoder (see `models.encoders.load_encoder`) that embeds candidate
+    keywords for the KeyBERT-inspired and MMR representations; "none" keeps plain c-TF-IDF keywords.
+    """
+
+    min_topic_size: int = 10
+    n_neighbors: int = 15
+    n_components: int = 5
+    seed: int = 42
+    outlier_threshold: float = 0.3
+    top_n_words: int = 10
+    representatives: int = 5
+    label_words: int = 3
+    word_encoder: str = "minilm-l6.v1"
+
+    def min_cluster_size(self, n_texts: int) -> int:
+        """HDBSCAN's `min_cluster_size` for a month of `n_texts`: `max(3, min(min_topic_size, n_texts // 25))`.
+
+        A month of 200 messages can then hold themes of 8, instead of needing 10 for each.
+        """
+        return max(3, min(self.min_topic_size, n_texts // 25))
+
+    @staticmethod
+    def min_df(n_texts: int) -> int:
+        """Messages a term must occur in to be a keyword: 1 below 2,000 messages, up to 5 from 5,000."""
+        return min(5, max(1, n_texts // 1000))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ThemeParams:
+        """Inverse of `to_dict`, ignoring unknown keys from newer versions."""
+        return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Theme:
+    """One theme of a fit. Equality ignores `centroid` (compare it with `np.array_equal`)."""
+
+    index: int
+    label: str
+    keywords: list[str]
+    size: int
+    centroid: np.ndarray = field(compare=False)
+    representatives: list[int]
+
+
+class ThemeModel:
+    """Themes of one month of messages, from their texts and stored embeddings.
+
+    Fitted attributes: `labels_` (theme index per text, -1 for an outlier), `themes_` (by size,
+    largest first), `outlier_share_before_` and `outlier_share_` (before and after outlier
+    reduction), `min_cluster_size_` and `metrics_` (`n_themes`, `outlier_share`,
+    `outlier_share_before`, `diversity`, `npmi`).
+
+    Degenerate months: fewer than `MIN_TEXTS` distinct texts, or texts without a single keyword,
+    raise `ValueError`. Near-duplicates only (one cluster: HDBSCAN never returns a single cluster
+    and would cut it at random) and months where HDBSCAN finds no cluster fit zero themes, every
+    text an outlier.
+    """
+
+    def __init__(self, params: ThemeParams | None = None) -> None:
+        self.params = params or ThemeParams()
+        self._word_encoder: Encoder | None = None
+
+    def fit(self, texts: Sequence[str], embeddings: np.ndarray) -> ThemeModel:
+        """Cluster the stored embeddings (never re-encoding the texts) and describe each theme."""
+        texts = list(texts)
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(texts):
+            raise ValueError(f"embeddings must be one row per text: got {vectors.shape} for {len(texts)} texts")
+        distinct = len({_text_key(t) for t in texts})
+        if distinct < MIN_TEXTS:
+            raise ValueError(f"theming needs at least {MIN_TEXTS} distinct texts, got {distinct} of {len(texts)}")
+        vocabulary = _vocabulary_vectorizer(min_df=self.params.min_df(len(texts)))
+        try:
+            doc_terms = vocabulary.fit_transform(texts)
+        except ValueError as e:
+            raise ValueError(
+                "the texts have no keywords to describe themes with (only stop words, numbers, links)"
+            ) from e
+
+        self.min_cluster_size_ = self.params.min_cluster_size(len(texts))
+        if _concentration(vectors) >= ONE_CLUSTER_SIMILARITY:
+            before = after = np.full(len(texts), OUTLIER, dtype=np.int64)
+            keywords_of: dict[int, list[str]] = {}
+        else:
+            before, after, keywords_of = self._cluster(texts, vectors, vocabulary.vocabulary_)
+
+        # BERTopic numbers topics by size before outlier reduction; themes are ordered by final size.
+        found = sorted(set(after.tolist()) - {OUTLIER}, key=lambda t: (-int((after == t).sum()), t))
+        self.labels_ = np.full(len(texts), OUTLIER, dtype=np.int64)
+        self.themes_: list[Theme] = []
+        for index, topic in enumerate(found):
+            members = np.flatnonzero(after == topic)
+            self.labels_[members] = index
+            self.themes_.append(self._theme(index, keywords_of[topic], members, texts, vectors))
+
+        self.outlier_share_before_ = float((before == OUTLIER).mean())
+        self.outlier_share_ = float((self.labels_ == OUTLIER).mean())
+        keyword_lists = [theme.keywords for theme in self.themes_]
+        self.metrics_: dict[str, float] = {
+            "n_themes": len(self.themes_),
+            "outlier_share": self.outlier_share_,
+            "outlier_share_before": self.outlier_share_before_,
+            "diversity": topic_diversity(keyword_lists),
+            "npmi": npmi_coherence(keyword_lists, doc_terms, vocabulary.vocabulary_),
+        }
+        return self
+
+    def _cluster(
+        self, texts: list[str], vectors: np.ndarray, vocabulary: Mapping[str, int]
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]]]:
+        """BERTopic's topics before and after outlier reduction, and each topic's keywords."""
+        topic_model = self._topic_model(len(texts), vocabulary)
+        topics, _ = topic_model.fit_transform(texts, vectors)
+        before = np.asarray(topics, dtype=np.int64)
+        after = before
+        # reduce_outliers refuses a fit without outliers, and with no topic there is nothing to join.
+        if (before == OUTLIER).any() and (before != OUTLIER).any():
+            reduced = topic_model.reduce_outliers(
+                texts, topics, strategy="embeddings", embeddings=vectors, threshold=self.params.outlier_threshold
+            )
+            after = np.asarray(reduced, dtype=np.int64)
+        keywords_of = {
+            topic: [word for word, _ in topic_model.get_topic(topic) or [] if word][: self.params.top_n_words]
+            for topic in set(before.tolist()) - {OUTLIER}
+        }
+        return before, after, keywords_of
+
+    def _theme(
+        self, index: int, keywords: list[str], members: np.ndarray, texts: list[str], vectors: np.ndarray
+    ) -> Theme:
+        centroid = _unit(vectors[members].mean(axis=0))
+        closeness = _unit(vectors[members]) @ centroid
+        quotes: list[int] = []
+        seen: set[str] = set()
+        for row in members[np.argsort(-closeness, kind="stable")]:
+            key = _text_key(texts[row])
+            if key not in seen:
+                seen.add(key)
+                quotes.append(int(row))
+            if len(quotes) == self.params.representatives:
+                break
+        return Theme(
+            index=index,
+            label=theme_label(keywords, self.params.label_words) or f"theme {index}",
+            keywords=keywords,
+            size=len(members),
+            centroid=centroid.astype(np.float32),
+            representatives=quotes,
+        )
+
+    def _topic_model(self, n_texts: int, vocabulary: Mapping[str, int]) -> BERTopic:
+        from bertopic import BERTopic
+        from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+        from bertopic.vectorizers import ClassTfidfTransformer
+        from hdbscan import HDBSCAN
+        from umap import UMAP
+
+        p = self.params
+        word_model = self._word_model()
+        representation: list[Any] | None = None
+        if word_model is not None:
+            # MMR keeps `top_n_words` of the words it is given, so it needs more than that to choose from.
+            representation = [
+                KeyBERTInspired(top_n_words=2 * p.top_n_words),
+                MaximalMarginalRelevance(diversity=0.3, top_n_words=p.top_n_words),
+            ]
+        return BERTopic(
+            # language=None: BERTopic would otherwise strip punctuation before our vectorizer sees the text.
+            language=None,
+            top_n_words=p.top_n_words,
+            embedding_model=word_model,
+            umap_model=UMAP(
+                n_neighbors=min(p.n_neighbors, n_texts - 1),
+                n_components=p.n_components,
+                min_dist=0.0,
+                metric="cosine",
+                random_state=p.seed,
+                n_jobs=1,
+            ),
+            hdbscan_model=HDBSCAN(min_cluster_size=self.min_cluster_size_, metric="euclidean", prediction_data=True),
+            # BERTopic fits its vectorizer on one joined document per topic, so `min_df` there would count
+            # topics and drop each theme's own words; the vocabulary is chosen over the messages instead.
+            vectorizer_model=_vocabulary_vectorizer(vocabulary=vocabulary),
+            ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+            representation_model=representation,
+        )
+
+    def _word_model(self) -> Any:
+        name = self.params.word_encoder
+        if name == "none":
+            return None
+        if self._word_encoder is None or self._word_encoder.name != name:
+            self._word_encoder = load_encoder(name)
+        return _word_backend(self._word_encoder)
+
+
+def _word_backend(encoder: Encoder) -> Any:
+    """`encoder` as a BERTopic embedding backend that embeds each distinct string once."""
+    from bertopic.backend import BaseEmbedder
+
+    class WordEmbedder(BaseEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.vectors: dict[str, np.ndarray] = {}
+
+        def embed(self, documents: Sequence[str] | str, verbose: bool = False) -> np.ndarray:
+            # MMR embeds one topic's words one by one after KeyBERT embedded them all, then the joined
+            # words as a single string: embedding each string once, in big batches, halves the fit.
+            docs = [documents] if isinstance(documents, str) else list(documents)
+            missing = [d for d in dict.fromkeys(docs) if d not in self.vectors]
+            if missing:
+                self.vectors.update(zip(missing, encoder.encode(missing, batch_size=256), strict=True))
+            return np.stack([self.vectors[d] for d in docs]) if docs else np.zeros((0, encoder.dim), np.float32)
+
+    return WordEmbedder()
+
+
+def keyword_terms(text: str) -> list[str]:
+    """The words and two-word phrases a text offers as keywords.
+
+    Links, @handles, possessive 's, numbers, contractions and English stop words are dropped.
+    Unlike scikit-learn's analyzer, a phrase never spans a stop word or punctuation ("team, my
+    order" gives no "team order").
+    """
+    terms: list[str] = []
+    previous = None
+    for token in _TOKEN.findall(_NOISE.sub(" ", text.lower())):
+        # Pure numbers, single characters, contractions and punctuation end a phrase like stop words.
+        if len(token) < 2 or not token.isalnum() or token.isdigit() or token in ENGLISH_STOP_WORDS:
+            previous = None
+            continue
+        terms.append(token)
+        if previous is not None:
+            terms.append(f"{previous} {token}")
+        previous = token
+    return terms
+
+
+def _vocabulary_vectorizer(min_df: int = 1, vocabulary: Mapping[str, int] | None = None) -> CountVectorizer:
+    return CountVectorizer(analyzer=keyword_terms, min_df=min_df, vocabulary=vocabulary)
+
+
+def theme_label(keywords: Sequence[str], n_phrases: int) -> str:
+    """Up to `n_phrases` keywords, best first, none repeating a word stem of an earlier one.
+
+    Two keywords that also appear together as a keyword phrase are shown as that phrase
+    ("cancelled", "order" and "cancelled order" give "cancelled order").
+    """
+    singles = set(keywords)
+    pairs = [k for k in keywords if len(k.split()) > 1 and singles.issuperset(k.split())]
+    used: set[str] = set()
+    phrases: list[str] = []
+    for keyword in filter(str.strip, keywords):
+        candidates = [k for k in pairs if keyword in k.split()] + [keyword]
+        fresh = [k for k in candidates if not _stems(k) & used]
+        if not fresh:
+            continue
+        phrase = fresh[0]
+        used |= _stems(phrase)
+        phrases.append(phrase)
+        if len(phrases) == n_phrases:
+            break
+    return LABEL_SEPARATOR.join(phrases)
+
+
+def _stems(phrase: str) -> set[str]:
+    return {_stem(word) for word in phrase.split()}
+
+
+def _stem(word: str) -> str:
+    # Crude suffix stripping, only to keep "refund" and "refunds" out of the same label.
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and not word.endswith("ss") and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    word = word.removesuffix("e") if len(word) > 3 else word
+    return word[:-1] if len(word) > 3 and word[-1] == word[-2] else word
+
+
+def topic_diversity(keyword_lists: Sequence[Sequence[str]]) -> float:
+    """Share of distinct keywords among all themes' keywords (1.0: no theme repeats another's); 0.0 for no themes."""
+    total = sum(len(words) for words in keyword_lists)
+    return len({word for words in keyword_lists for word in words}) / total if total else 0.0
+
+
+def npmi_coherence(
+    keyword_lists: Sequence[Sequence[str]], doc_terms: sparse.spmatrix, vocabulary: Mapping[str, int]
+) -> float:
+    """Mean over themes of the mean NPMI of each pair of a theme's keywords, in [-1, 1]; 0.0 for no themes.
+
+    Each message is one co-occurrence window: p(w) is the share of messages containing w, p(w, v)
+    the share containing both, NPMI = log(p(w, v) / (p(w) p(v))) / -log p(w, v), -1 for a pair
+    that never co-occurs and 1 for one that occurs in every message. Keywords outside the
+    vocabulary are skipped; themes with fewer than two keywords left are not scored.
+    """
+    present = (sparse.csc_matrix(doc_terms) > 0).astype(np.float64)
+    n_docs = present.shape[0]
+    scores = []
+    for words in keyword_lists:
+        columns = [vocabulary[w] for w in dict.fromkeys(words) if w in vocabulary]
+        if len(columns) < 2:
+            continue
+        sub = present[:, columns]
+        joint = np.asarray((sub.T @ sub).todense()) / n_docs
+        pairs = itertools.combinations(range(len(columns)), 2)
+        scores.append(float(np.mean([_npmi(joint[i, j], joint[i, i], joint[j, j]) for i, j in pairs])))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def _npmi(p_joint: float, p_a: float, p_b: float) -> float:
+    if p_joint <= 0.0:
+        return -1.0
+    if p_joint >= 1.0:
+        return 1.0
+    return float(np.log(p_joint / (p_a * p_b)) / -np.log(p_joint))
+
+
+def _concentration(vectors: np.ndarray) -> float:
+    units = _unit(vectors)
+    return float(np.linalg.norm(units.mean(axis=0)))
+
+
+def _text_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms == 0, 1.0, norms)
