@@ -32,7 +32,7 @@ HEADS = ("intent", "urgency", "sentiment")
 
 
 class NotEnoughMessages(ValueError):
-    """The month has too few usable messages to theme."""
+    """The month has too few usable (distinct, worded) messages to theme."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,10 @@ def run_month(
     data = load_month(session, month, include_spam)
     if len(data.ids) < 10:
         raise NotEnoughMessages(f"{month} has {len(data.ids)} messages to theme; at least 10 are needed")
-    model = ThemeModel(params).fit(data.texts, data.embeddings)
+    try:
+        model = ThemeModel(params).fit(data.texts, data.embeddings)
+    except ValueError as e:  # e.g. fewer than 10 distinct texts, or no keywords at all
+        raise NotEnoughMessages(f"{month} cannot be themed: {e}") from e
     n = len(data.ids)
     run = ThemeRunRecord(
         id=uuid4().hex,
