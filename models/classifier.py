@@ -332,12 +332,15 @@ class MessageClassifier:
         return model
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of the packages a saved model depends on."""
+MODEL_PACKAGES = ("torch", "numpy", "sentence-transformers", "transformers", "safetensors", "mlflow")
+
+
+def package_versions(names: Sequence[str] = MODEL_PACKAGES) -> dict[str, str]:
+    """Python's version and those of the installed `names` (default: what a saved model depends on)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for name in ("torch", "numpy", "sentence-transformers", "transformers", "safetensors", "mlflow"):
+    for name in names:
         try:
             out[name] = version(name)
         except PackageNotFoundError:

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from models.classifier import package_versions
 from models.encoders import SentenceTransformerEncoder
 
 FORMAT_VERSION = 1
@@ -28,6 +29,7 @@ FP32_MODEL_FILE = "encoder.fp32.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 METADATA_FILE = "onnx.json"
 BACKEND = "onnx-int8"
+EXPORT_PACKAGES = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "tokenizers")
 FP32_BACKEND = "onnx-fp32"
 
 
@@ -124,7 +126,7 @@ def export_onnx(
         "pad_token_id": tokenizer.pad_token_id,
         "padding_side": tokenizer.padding_side,
         "truncation_side": tokenizer.truncation_side,
-        "versions": _versions(),
+        "versions": package_versions(EXPORT_PACKAGES),
     }
     tmp_meta = out_dir / f".{METADATA_FILE}.tmp"
     tmp_meta.write_text(json.dumps(metadata, indent=2), encoding="utf-8")
@@ -233,15 +235,3 @@ def _weights_sha1(model: torch.nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "tokenizers"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out

@@ -16,7 +16,7 @@ from models.prediction import Prediction
 from serving.errors import validation_problem
 from serving.metrics import ServiceMetrics
 from serving.model_host import Classified, ServingModel
-from serving.schemas import BatchItem, BatchResult, ClassifyResult, HeadResult, MessageIn, ModelVersion
+from serving.schemas import BatchItem, BatchResult, ClassifyResult, MessageIn, ModelVersion, head_results
 from serving.store.messages import ClassifiedMessage, find_by_external_id, save_classified_many
 from serving.store.review_queue import QueueRules, enqueue_for_review
 from serving.store.suggestions import stored_prediction
@@ -33,7 +33,7 @@ class Outcome:
 
     def to_result(self) -> ClassifyResult:
         """The public shape."""
-        heads = {name: HeadResult(**h.to_dict()) for name, h in self.prediction.heads.items()}
+        heads = head_results(self.prediction)
         return ClassifyResult(
             intent=heads["intent"],
             urgency=heads["urgency"],

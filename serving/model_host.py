@@ -222,13 +222,3 @@ class ModelHost:
         if self._current is not None:
             await self._current.close()
             self._current = None
-
-    def describe(self) -> dict[str, Any]:
-        """What is served, for logs and `/v1/models`."""
-        m = self._current
-        if m is None:
-            return {"serving": None, "last_error": self.last_error}
-        return {
-            "serving": {"name": m.ref.name, "version": m.ref.version, "backend": m.backend},
-            "last_error": self.last_error,
-        }

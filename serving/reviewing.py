@@ -31,7 +31,7 @@ from serving.review_schemas import (
     ReviewStatsOut,
     Suggestion,
 )
-from serving.schemas import FieldError, HeadResult, ModelVersion
+from serving.schemas import FieldError, ModelVersion, head_results
 from serving.store.review_queue import QueueFilter, claim, open_items, queue_state
 from serving.store.review_stats import review_stats
 from serving.store.review_tables import QueueItemRecord, ReviewRecord
@@ -60,7 +60,7 @@ def _items(session: Session, records: Sequence[QueueItemRecord], now: datetime) 
         stored = shown.get((record.message_id, record.model_version))
         suggestion = None
         if stored is not None:
-            heads = {name: HeadResult(**h.to_dict()) for name, h in stored.prediction.heads.items()}
+            heads = head_results(stored.prediction)
             suggestion = Suggestion(
                 intent=heads.get("intent"),
                 urgency=heads.get("urgency"),

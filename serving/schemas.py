@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from data.schema import MAX_TEXT_CHARS, Channel
+from models.prediction import Prediction
 
 MAX_BATCH = 512
 NOT_BLANK = r"[^\s\x1c-\x1f]"
@@ -68,6 +69,11 @@ class HeadResult(BaseModel):
     reason: str | None = Field(
         description="Why it abstained: empty_text, out_of_scope, low_confidence or low_margin; null otherwise."
     )
+
+
+def head_results(prediction: Prediction) -> dict[str, HeadResult]:
+    """Each head of a prediction in its public shape."""
+    return {name: HeadResult(**h.to_dict()) for name, h in prediction.heads.items()}
 
 
 class ModelVersion(BaseModel):
