@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -90,10 +90,61 @@ class Settings(BaseSettings):
         ge=1,
         description="How long a reviewer's claim on queued messages lasts before others may claim them.",
     )
+    redact_stored_text: bool = Field(
+        default=True,
+        description="Replace e-mail addresses, phone numbers, card numbers and street addresses in message "
+        "text with [EMAIL], [PHONE], [CARD], [ADDRESS] before storing it (classification sees the original).",
+    )
+    redact_exported_text: bool = Field(
+        default=True,
+        description="Apply the same redaction to message text in review exports and retraining data.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=6000,
+        ge=0,
+        description="Requests per minute each API key may make (a token bucket holding one minute's worth); "
+        "0 turns rate limiting off. A batch call counts as one request.",
+    )
+    rate_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per-role or per-key overrides of rate_limit_per_minute as JSON, keyed by role "
+        '(classify, review, lead, admin) or key id, e.g. \'{"classify": 1200, "<key id>": 60}\'; 0 means unlimited.',
+    )
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="`tidings retention` blanks the text of messages created more than this many days ago "
+        "(labels, suggestions, reviews, embeddings and themes are kept); 0 keeps text forever.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="HMAC key signing the web pages' sign-in cookies (32+ characters); empty means a random "
+        "key per process, so sessions end when the server restarts and are not shared between workers.",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="How long a web sign-in lasts before the reviewer signs in again."
+    )
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the sign-in cookie Secure (HTTPS only); empty means Secure exactly when the request "
+        "came over https.",
+    )
+    retrain_after_reviews: int = Field(
+        default=0,
+        ge=0,
+        description="Start a retrain in the background of the API once this many reviews were submitted "
+        "since the last retrain; 0 turns the trigger off.",
+    )
 
     @field_validator("mlflow_uri", "registry_uri", "encoder", "database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("session_secret", "session_cookie_secure", mode="before")
+    @classmethod
+    def _blank_session_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @property

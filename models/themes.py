@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,13 +40,19 @@ _SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "s")
 class ThemeParams:
     """Hyperparameters of a monthly theme fit.
 
-    `min_topic_size` caps HDBSCAN's `min_cluster_size` (see `min_cluster_size`); `n_neighbors`
-    (capped at n - 1), `n_components` and `seed` configure UMAP, so the same input gives the same
-    themes; outliers whose cosine similarity to a theme's mean embedding reaches
-    `outlier_threshold` join that theme; each theme keeps `top_n_words` keywords, up to
-    `representatives` quotes and `label_words` key phrases in its label. `word_encoder` names the
-    encoder (`models.encoders.load_encoder`) that embeds candidate keywords for the KeyBERT-inspired
-    and MMR representations; "none" keeps plain c-TF-IDF keywords and needs no weights.
+    `min_topic_size`, `min_theme_share` and `max_theme_share` bound a theme's size in a month of
+    n messages (see `min_cluster_size` and `max_cluster_size`); `n_neighbors` (capped at n - 1),
+    `n_components` and `seed` configure UMAP, so the same input gives the same themes; outliers
+    whose cosine similarity to a theme's mean embedding reaches `outlier_threshold` join that
+    theme; each theme keeps `top_n_words` keywords, up to `representatives` quotes and
+    `label_words` key phrases in its label. `word_encoder` names the encoder
+    (`models.encoders.load_encoder`) that embeds candidate keywords for the KeyBERT-inspired and
+    MMR representations; "none" keeps plain c-TF-IDF keywords and needs no weights.
+
+    How big a theme may be, measured with MiniLM embeddings (see the notes in `min_cluster_size`):
+
+    | month                             | n      | min / max size | themes | no theme before / after reduction |
+    |-----------------------------------|--------|----------------|--------|-----------------------------------|
     """
 
     min_topic_size: int = 10
@@ -57,13 +64,35 @@ class ThemeParams:
     representatives: int = 5
     label_words: int = 3
     word_encoder: str = "minilm-l6.v1"
+    min_theme_share: float = 0.004
+    max_theme_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("min_theme_share", "max_theme_share", "outlier_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if self.min_topic_size < 2:
+            raise ValueError(f"min_topic_size must be at least 2, got {self.min_topic_size}")
 
     def min_cluster_size(self, n_texts: int) -> int:
-        """HDBSCAN's `min_cluster_size` for a month of `n_texts`: `max(3, min(min_topic_size, n_texts // 25))`.
+        """HDBSCAN's `min_cluster_size` for a month of `n_texts`.
 
-        A month of 200 messages can then hold themes of 8, instead of needing 10 for each.
+        `max(3, min(min_topic_size, n // 25), round(min_theme_share * n))`: a month of 200
+        messages can hold themes of 8 rather than 10, while from 2,500 messages on a theme must
+        hold `min_theme_share` of the month (200 of 50,000), so a big month gives a few dozen
+        themes a lead can read instead of hundreds of fragments.
         """
-        return max(3, min(self.min_topic_size, n_texts // 25))
+        return max(3, min(self.min_topic_size, n_texts // 25), round(self.min_theme_share * n_texts))
+
+    def max_cluster_size(self, n_texts: int) -> int:
+        """HDBSCAN's `max_cluster_size`: `max_theme_share` of the month, 0 (no limit) when the share is 0.
+
+        HDBSCAN's excess-of-mass selection keeps a parent cluster whose stability beats its
+        children's; in a small month that parent is often everything but one odd group (159 of
+        201 real messages beside 41 spam comments: two themes). A cluster over the limit is
+        replaced by its children, so no theme holds more than this share of a month.
+        """
+        return int(self.max_theme_share * n_texts)
 
     @staticmethod
     def min_df(n_texts: int) -> int:
@@ -97,8 +126,10 @@ class ThemeModel:
 
     Fitted attributes: `labels_` (theme index per text, -1 for an outlier), `themes_` (by size,
     largest first), `outlier_share_before_` and `outlier_share_` (before and after outlier
-    reduction), `min_cluster_size_` and `metrics_` (`n_themes`, `outlier_share`,
-    `outlier_share_before`, `diversity`, `npmi`).
+    reduction), `min_cluster_size_` and `max_cluster_size_` (HDBSCAN's, see `ThemeParams`),
+    `metrics_` (`n_themes`, `outlier_share`, `outlier_share_before`, `diversity`, `npmi`) and
+    `timings_` (seconds in `umap`, `hdbscan`, `representation`, i.e. c-TF-IDF and keyword
+    models, and `outliers`, i.e. outlier reduction; a stage that did not run is absent).
 
     Degenerate months: fewer than `MIN_TEXTS` distinct texts, or texts without a single keyword,
     raise `ValueError`. Near-duplicates only (one cluster: HDBSCAN never returns a single cluster
@@ -131,6 +162,8 @@ class ThemeModel:
             ) from e
 
         self.min_cluster_size_ = self.params.min_cluster_size(len(texts))
+        self.max_cluster_size_ = self.params.max_cluster_size(len(texts))
+        self.timings_: dict[str, float] = {}
         if _concentration(vectors) >= ONE_CLUSTER_SIMILARITY:
             before = after = np.full(len(texts), OUTLIER, dtype=np.int64)
             keywords_of: dict[int, list[str]] = {}
@@ -163,14 +196,19 @@ class ThemeModel:
     ) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]]]:
         """BERTopic's topics before and after outlier reduction, and each topic's keywords."""
         topic_model = self._topic_model(len(texts), vocabulary)
+        start = time.perf_counter()
         topics, _ = topic_model.fit_transform(texts, vectors)
+        # What BERTopic does after clustering: c-TF-IDF, KeyBERT-inspired and MMR keywords.
+        self.timings_["representation"] = time.perf_counter() - start - sum(self.timings_.values())
         before = np.asarray(topics, dtype=np.int64)
         after = before
         # reduce_outliers refuses a fit without outliers, and with no topic there is nothing to join.
         if (before == OUTLIER).any() and (before != OUTLIER).any():
+            start = time.perf_counter()
             reduced = topic_model.reduce_outliers(
                 texts, topics, strategy="embeddings", embeddings=vectors, threshold=self.params.outlier_threshold
             )
+            self.timings_["outliers"] = time.perf_counter() - start
             after = np.asarray(reduced, dtype=np.int64)
         keywords_of = {
             topic: [word for word, _ in topic_model.get_topic(topic) or [] if word][: self.params.top_n_words]
@@ -214,15 +252,30 @@ class ThemeModel:
             language=None,
             top_n_words=p.top_n_words,
             embedding_model=word_model,
-            umap_model=UMAP(
-                n_neighbors=min(p.n_neighbors, n_texts - 1),
-                n_components=p.n_components,
-                min_dist=0.0,
-                metric="cosine",
-                random_state=p.seed,
-                n_jobs=1,
+            umap_model=_timed(
+                UMAP(
+                    n_neighbors=min(p.n_neighbors, n_texts - 1),
+                    n_components=p.n_components,
+                    min_dist=0.0,
+                    metric="cosine",
+                    random_state=p.seed,
+                    n_jobs=1,
+                ),
+                "fit_transform",
+                self.timings_,
+                "umap",
             ),
-            hdbscan_model=HDBSCAN(min_cluster_size=self.min_cluster_size_, metric="euclidean", prediction_data=True),
+            hdbscan_model=_timed(
+                HDBSCAN(
+                    min_cluster_size=self.min_cluster_size_,
+                    max_cluster_size=self.max_cluster_size_,
+                    metric="euclidean",
+                    prediction_data=True,
+                ),
+                "fit",
+                self.timings_,
+                "hdbscan",
+            ),
             # BERTopic fits its vectorizer on one joined document per topic, so `min_df` there would count
             # topics and drop each theme's own words; the vocabulary is chosen over the messages instead.
             vectorizer_model=_vocabulary_vectorizer(vocabulary=vocabulary),
@@ -237,6 +290,22 @@ class ThemeModel:
         if self._word_encoder is None or self._word_encoder.name != name:
             self._word_encoder = load_encoder(name)
         return _word_backend(self._word_encoder)
+
+
+def _timed(estimator: Any, method: str, timings: dict[str, float], stage: str) -> Any:
+    """`estimator` with the seconds spent in `method` added to `timings[stage]`."""
+    # Wrapping the instance's method, not subclassing, keeps BERTopic's isinstance checks on HDBSCAN working.
+    inner = getattr(estimator, method)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+    setattr(estimator, method, timed)
+    return estimator
 
 
 def _word_backend(encoder: Encoder) -> Any:

@@ -12,12 +12,13 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from data.settings import Settings, get_settings
-from serving import errors
+from serving import errors, web
 from serving.auth import KeyVerifier
 from serving.classification import Classifier
 from serving.deps import AppState
 from serving.metrics import MetricsMiddleware, ServiceMetrics
 from serving.model_host import ModelHost, NoModel
+from serving.retrain_trigger import RetrainAfterReviews
 from serving.routes import admin, classify, health, models, review, themes
 from serving.store.db import make_engine, make_sessionmaker
 from serving.store.review_queue import QueueRules
@@ -137,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(themes.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    web.install(app, settings)
+    app.add_middleware(RetrainAfterReviews)
     app.add_middleware(BodyLimit)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -16,7 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 from data.settings import get_settings
-from serving import review_commands, service_commands, theme_commands
+from serving import (
+    archive_commands,
+    ops_commands,
+    review_commands,
+    service_commands,
+    theme_bench_commands,
+    theme_commands,
+)
 
 if TYPE_CHECKING:
     from models.classifier import MessageClassifier
@@ -255,7 +262,14 @@ app.command()(service_commands.serve)
 app.add_typer(review_commands.export, name="export")
 app.command()(review_commands.rollback)
 app.command()(review_commands.retrain)
+app.add_typer(review_commands.review, name="review")
+app.command("benchmark-review")(review_commands.benchmark_review)
 app.add_typer(theme_commands.themes, name="themes")
+app.command("benchmark-themes")(theme_bench_commands.benchmark_themes)
+app.command("classify-archive")(archive_commands.classify_archive)
+service_commands.bench.command("archive")(archive_commands.bench_archive)
+app.command()(ops_commands.doctor)
+app.command()(ops_commands.retention)
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,6 +16,7 @@ from serving.classification import Classifier
 from serving.errors import ApiError
 from serving.metrics import ServiceMetrics
 from serving.model_host import ModelHost
+from serving.rate_limits import RateLimiter
 from serving.store.keys import Role
 
 
@@ -30,6 +31,10 @@ class AppState:
     metrics: ServiceMetrics
     keys: KeyVerifier
     classifier: Classifier
+    rate_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rate_limiter = RateLimiter.from_settings(self.settings)
 
 
 def get_state(request: Request) -> AppState:
@@ -57,12 +62,12 @@ def _bearer(request: Request) -> str | None:
 
 
 def require(*roles: Role) -> Callable[[Request, AppState], Caller]:
-    """A dependency admitting keys with one of `roles` (admin is always admitted)."""
+    """A dependency admitting keys with one of `roles` (admin is always admitted), within their rate limit."""
     allowed = frozenset(roles)
 
     def caller(request: Request, state: StateDep) -> Caller:
         if state.settings.auth_disabled:
-            return Caller(DEV_CALLER_ID, Role.ADMIN, "development mode")
+            return state.rate_limiter.admit(Caller(DEV_CALLER_ID, Role.ADMIN, "development mode"))
         token = _bearer(request)
         unauthorised = {"WWW-Authenticate": "Bearer"}
         if token is None:
@@ -74,7 +79,7 @@ def require(*roles: Role) -> Callable[[Request, AppState], Caller]:
             names = ", ".join(sorted(r.value for r in allowed | {Role.ADMIN}))
             raise ApiError(403, f"a {found.role.value} key may not do this; it needs one of: {names}")
         request.state.caller = found
-        return found
+        return state.rate_limiter.admit(found)
 
     return caller
 

@@ -28,6 +28,7 @@ WHEN = {
     409: "The stored data does not allow it yet (e.g. too few messages in the month)",
     413: "Body too large",
     422: "Invalid input; `errors` names each field",
+    429: "Too many requests for this API key; see Retry-After",
     500: "Unexpected error (logged)",
     503: "No model loaded yet, or the store is unavailable; see Retry-After",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -134,6 +135,30 @@ def log_fast_path(ref: ModelRef, backend: str, attempts: Sequence[dict[str, Any]
         log.warning("could not log the fast-path check to run %s", ref.run_id, exc_info=True)
 
 
+# MLflow's client retries a failed call 7 times with exponential backoff: about 4 minutes before a
+# dead tracking server is reported. Serving must notice within seconds; operators can still override.
+REGISTRY_CALL_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
+}
+
+
+def bound_registry_calls() -> None:
+    """Make registry calls in this process fail within seconds (unless the MLflow variables are set)."""
+    for name, value in REGISTRY_CALL_LIMITS.items():
+        os.environ.setdefault(name, value)
+
+
+@dataclass(frozen=True)
+class RegistryStatus:
+    """What the last registry check found."""
+
+    reachable: bool
+    checked_at: datetime | None
+    error: str | None
+
+
 class NoModel(RuntimeError):
     """No model is loaded yet (or every load so far failed)."""
 
@@ -147,7 +172,10 @@ class ModelHost:
         self._lock = threading.Lock()
         self.last_error: str | None = None
         self.registry_reachable = True
+        self.registry_checked_at: datetime | None = None
+        self._registry_error: str | None = None
         self._retired: list[ServingModel] = []
+        bound_registry_calls()
 
     @property
     def current(self) -> ServingModel | None:
@@ -166,16 +194,31 @@ class ModelHost:
         finally:
             model.in_flight -= 1
 
+    @property
+    def registry(self) -> RegistryStatus:
+        """Whether the registry answered the last check, when that was, and why it failed."""
+        return RegistryStatus(self.registry_reachable, self.registry_checked_at, self._registry_error)
+
+    def record_registry_check(self, error: Exception | None) -> None:
+        """Note the outcome of a registry call; recovery clears the outage from `last_error`."""
+        self.registry_checked_at = datetime.now(UTC)
+        self.registry_reachable = error is None
+        if error is None:
+            if self.last_error is not None and self.last_error == self._registry_error:
+                self.last_error = None
+            self._registry_error = None
+            return
+        self._registry_error = self.last_error = f"registry unreachable: {error}"
+        log.warning("registry check failed: %s", error)
+
     def champion_ref(self) -> ModelRef | None:
         """The registry's champion now; None when there is none or the registry is unreachable."""
         try:
             ref = model_by_alias(CHAMPION, self.settings)
         except Exception as e:  # a registry outage must not take serving down
-            self.registry_reachable = False
-            self.last_error = f"registry unreachable: {e}"
-            log.warning("registry check failed: %s", e)
+            self.record_registry_check(e)
             return None
-        self.registry_reachable = True
+        self.record_registry_check(None)
         return ref
 
     def refresh(self) -> bool:
@@ -191,6 +234,7 @@ class ModelHost:
                     self.last_error = "the registry has no champion yet: run `tidings bootstrap`"
                 return False
             if self._current is not None and self._current.ref.version == ref.version:
+                self.last_error = None  # e.g. a refused version was rolled back: nothing is wrong now
                 return False
             try:
                 model = load_serving_model(ref, self.settings)

@@ -99,6 +99,14 @@ class QueueItem(BaseModel):
     reviews_done: int = Field(description="Finished reviews counted so far.")
     claimed_by: str | None = Field(description="Key id holding the item, if claimed and not expired.")
     claim_expires_at: datetime | None
+    flagged: bool = Field(
+        default=False,
+        description="A submitted label of this message looks like a mistake (confident learning on "
+        "cross-validated model probabilities); a second reviewer should check it.",
+    )
+    flag_reason: str | None = Field(
+        default=None, description="Per flagged head: the reviewed label and what the held-out model says instead."
+    )
 
 
 class QueueOut(BaseModel):

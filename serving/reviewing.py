@@ -32,10 +32,11 @@ from serving.review_schemas import (
     Suggestion,
 )
 from serving.schemas import FieldError, ModelVersion, head_results
+from serving.store.review_flags import open_flags, resolve_flags
 from serving.store.review_queue import QueueFilter, claim, open_items, queue_state
 from serving.store.review_stats import review_stats
 from serving.store.review_tables import QueueItemRecord, ReviewRecord
-from serving.store.reviews import Verdict, record_review
+from serving.store.reviews import FINISHED, Verdict, record_review
 from serving.store.suggestions import stored_predictions
 from serving.store.tables import MessageRecord, utcnow
 
@@ -54,6 +55,9 @@ def _items(session: Session, records: Sequence[QueueItemRecord], now: datetime) 
     ids = [r.message_id for r in records]
     messages = {m.id: m for m in session.scalars(select(MessageRecord).where(MessageRecord.id.in_(ids)))}
     shown = stored_predictions(session, ids)
+    flags: dict[str, list[str]] = {}
+    for flag in open_flags(session, ids):
+        flags.setdefault(flag.message_id, []).append(flag.reason)
     items = []
     for record in records:
         message = messages[record.message_id]
@@ -84,6 +88,8 @@ def _items(session: Session, records: Sequence[QueueItemRecord], now: datetime) 
                 reviews_done=record.reviews_done,
                 claimed_by=record.claimed_by if held else None,
                 claim_expires_at=record.claim_expires_at if held else None,
+                flagged=record.message_id in flags,
+                flag_reason="; ".join(flags[record.message_id]) if record.message_id in flags else None,
             )
         )
     return items
@@ -139,6 +145,9 @@ def _record_all(session: Session, reviews: Sequence[ReviewIn], caller: Caller) -
                 record_review(session, _verdict(r), reviewer_id=caller.key_id, reviewer_name=caller.name)
                 for r in reviews
             ]
+            for record in records:
+                if record.status in FINISHED:
+                    resolve_flags(session, record.message_id, record.reviewer_id, record.created_at)
             out = [_public(session, record) for record in records]
             session.commit()
             return out

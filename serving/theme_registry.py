@@ -3,7 +3,13 @@
 Matching: a new theme continues a known theme when the cosine similarity of their centroids
 (L2-normalised mean embeddings of members) is at least `MATCH_THRESHOLD`; pairs are taken
 greedily from the most similar down, one to one. A known theme is compared through its most
-recent month, and a merged theme through the theme it was merged into.
+recent month, and a merged theme through the theme it was merged into: each theme of that month
+that resolves to it lends a centroid, so both halves of a merge can still be recognised, and a run
+writes every new theme matched to the same survivor as one theme.
+
+Leads name and merge themes (`rename`, `merge`): a name belongs to the theme's identity, so a
+continuing theme keeps it; a merged theme points at the one that absorbed it (`merged_into`) and its
+months are shown, and later matched, under the survivor's id.
 
 Status, from the theme's share of the month's messages:
 - `new`: no earlier month has it;
@@ -80,18 +86,26 @@ def surviving_id(session: Session, theme_id: str) -> str:
 
 
 def known_themes(session: Session, before: str) -> list[KnownTheme]:
-    """Every theme's most recent appearance in a month's current run before `before`."""
+    """Every surviving theme's most recent appearance before `before`: one entry per row of that month.
+
+    A theme has two entries when a lead merged two themes of that month; both carry the survivor's id.
+    """
     months = sorted({m for (m,) in session.execute(select(ThemeRunRecord.month).where(ThemeRunRecord.month < before))})
-    latest: dict[str, KnownTheme] = {}
+    latest: dict[str, list[KnownTheme]] = {}
     for month, run in sorted(current_runs(session, months).items()):
+        found: dict[str, list[KnownTheme]] = {}
         for row in session.scalars(select(ThemeMonthRecord).where(ThemeMonthRecord.run_id == run.id)):
             theme_id = surviving_id(session, row.theme_id)
-            latest[theme_id] = KnownTheme(theme_id, month, np.frombuffer(row.centroid, dtype="<f4"))
-    return list(latest.values())
+            found.setdefault(theme_id, []).append(KnownTheme(theme_id, month, np.frombuffer(row.centroid, dtype="<f4")))
+        latest.update(found)
+    return [known for entries in latest.values() for known in entries]
 
 
 def match(centroids: np.ndarray, known: Sequence[KnownTheme]) -> list[tuple[str | None, float | None]]:
-    """For each new centroid, the known theme it continues and the similarity, or (None, best similarity)."""
+    """For each new centroid, the known theme it continues and the similarity, or (None, best similarity).
+
+    One to one between centroids and `known` entries; a merged theme's several entries may each take one.
+    """
     out: list[tuple[str | None, float | None]] = [(None, None)] * len(centroids)
     if not len(centroids) or not known:
         return out
@@ -141,3 +155,68 @@ def trend(share: float, history: dict[str, float], month: str, is_new: bool) -> 
     else:
         status = "steady"
     return Trend(status, change_previous, change_baseline)
+
+
+class UnknownTheme(LookupError):
+    """No theme is stored under the id."""
+
+
+class ThemeMerged(ValueError):
+    """The theme was merged into another; act on the survivor instead."""
+
+
+def _theme(session: Session, theme_id: str) -> ThemeRecord:
+    theme = session.get(ThemeRecord, theme_id)
+    if theme is None:
+        raise UnknownTheme(f"no theme {theme_id!r}")
+    return theme
+
+
+def _unmerged(session: Session, theme_id: str, doing: str) -> ThemeRecord:
+    theme = _theme(session, theme_id)
+    if theme.merged_into is not None:
+        survivor = surviving_id(session, theme_id)
+        raise ThemeMerged(f"theme {theme_id} was merged into {survivor}; {doing} {survivor} instead")
+    return theme
+
+
+def absorbed_ids(session: Session, theme_id: str) -> list[str]:
+    """The themes merged, directly or through others, into `theme_id`."""
+    out: list[str] = []
+    frontier = [theme_id]
+    while frontier:
+        children = list(session.scalars(select(ThemeRecord.id).where(ThemeRecord.merged_into.in_(frontier))))
+        out += children
+        frontier = children
+    return sorted(out)
+
+
+def rename(session: Session, theme_id: str, name: str | None) -> ThemeRecord:
+    """Give a theme the lead's name (None restores the key-phrase label); flushes, never commits.
+
+    Raises UnknownTheme, or ThemeMerged for a theme that lives on under another id.
+    """
+    theme = _unmerged(session, theme_id, "rename")
+    theme.name = name.strip() if name is not None else None
+    session.flush()
+    return theme
+
+
+def merge(session: Session, into: str, from_: str) -> ThemeRecord:
+    """Merge theme `from_` into `into`: its months and later matches count as `into`'s; flushes, never commits.
+
+    `into` keeps its name, or takes `from_`'s when it has none. Raises UnknownTheme, ThemeMerged when
+    either was already merged away, and ValueError when they are the same theme.
+    """
+    survivor = _theme(session, into)
+    absorbed = _theme(session, from_)
+    if into == from_:
+        raise ValueError(f"theme {into} cannot be merged into itself")
+    _unmerged(session, into, "merge into")
+    _unmerged(session, from_, "merge")
+    absorbed.merged_into = survivor.id
+    survivor.first_month = min(survivor.first_month, absorbed.first_month)
+    survivor.last_month = max(survivor.last_month, absorbed.last_month)
+    survivor.name = survivor.name or absorbed.name
+    session.flush()
+    return survivor

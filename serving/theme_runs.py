@@ -7,6 +7,7 @@ out and counted).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -20,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data.settings import Settings
-from models.themes import ThemeModel, ThemeParams
-from serving import theme_registry
+from models.themes import Theme, ThemeModel, ThemeParams
+from serving import theme_questions, theme_registry
 from serving.store.embeddings import load_embeddings
 from serving.store.tables import EmbeddingRecord, MessageRecord, SuggestionRecord
 from serving.store.theme_tables import ThemeAssignmentRecord, ThemeMonthRecord, ThemeRecord, ThemeRunRecord
@@ -158,13 +159,14 @@ def run_month(
         np.stack([t.centroid for t in model.themes_]) if model.themes_ else np.empty((0, 0)), known
     )
     history_months = theme_registry.previous_months(month, theme_registry.BASELINE_MONTHS)
-    theme_ids = []
-    for theme, (theme_id, similarity) in zip(model.themes_, matches, strict=True):
-        members = np.flatnonzero(model.labels_ == theme.index)
-        share = theme.size / n
+    theme_of_index: dict[int, str] = {}
+    for group, theme_id, similarity in _by_known_theme(model.themes_, matches):
+        size = sum(t.size for t in group)
+        members = np.flatnonzero(np.isin(model.labels_, [t.index for t in group]))
+        share = size / n
         record: ThemeRecord
         if theme_id is None:
-            record = ThemeRecord(id=uuid4().hex, label=theme.label, first_month=month, last_month=month)
+            record = ThemeRecord(id=uuid4().hex, label=group[0].label, first_month=month, last_month=month)
             session.add(record)
             # No relationship() links these tables, so write the theme before rows that refer to it.
             session.flush()
@@ -174,55 +176,95 @@ def run_month(
             if found is None:
                 raise LookupError(f"theme {theme_id} matched but is not in the registry")
             record = found
-            record.label, record.last_month = theme.label, max(record.last_month, month)
+            record.label, record.last_month = group[0].label, max(record.last_month, month)
             history = theme_registry.share_history(session, record.id, history_months)
         trend = theme_registry.trend(share, history, month, is_new=theme_id is None)
-        theme_ids.append(record.id)
+        theme_of_index.update((t.index, record.id) for t in group)
         session.add(
             ThemeMonthRecord(
                 run_id=run.id,
                 theme_id=record.id,
                 month=month,
-                label=theme.label,
-                keywords=list(theme.keywords),
-                size=theme.size,
+                label=group[0].label,
+                keywords=list(group[0].keywords),
+                size=size,
                 share=share,
                 status=trend.status,
                 change_previous=trend.change_previous,
                 change_baseline=trend.change_baseline,
                 similarity=similarity,
-                centroid=np.asarray(theme.centroid, dtype="<f4").tobytes(),
+                centroid=np.asarray(_centroid(group), dtype="<f4").tobytes(),
                 mix={h: mix([data.labels[h][i] for i in members]) for h in HEADS},
-                quotes=[{"message_id": data.ids[i], "text": data.texts[i]} for i in theme.representatives],
+                quotes=[
+                    {"message_id": data.ids[i], "text": data.texts[i]} for i in _quotes(group, params.representatives)
+                ],
             )
         )
     session.flush()
     for i, message_id in enumerate(data.ids):
         label = int(model.labels_[i])
-        session.add(
-            ThemeAssignmentRecord(
-                run_id=run.id, message_id=message_id, theme_id=theme_ids[label] if label >= 0 else None
-            )
-        )
+        session.add(ThemeAssignmentRecord(run_id=run.id, message_id=message_id, theme_id=theme_of_index.get(label)))
     session.flush()
     return run
 
 
-def month_summary(session: Session, month: str) -> dict[str, Any] | None:
-    """What leads see for a month: its newest run's themes by size, and the themes gone since last month."""
-    runs = theme_registry.current_runs(session, [month, *theme_registry.previous_months(month, 1)])
+def _by_known_theme(
+    themes: Sequence[Theme], matches: Sequence[tuple[str | None, float | None]]
+) -> list[tuple[list[Theme], str | None, float | None]]:
+    """Group the fit's themes by the known theme they continue (several only after a lead's merge)."""
+    groups: list[tuple[list[Theme], str | None, float | None]] = []
+    at: dict[str, int] = {}
+    for theme, (theme_id, similarity) in zip(themes, matches, strict=True):
+        if theme_id is not None and theme_id in at:
+            members, _, best = groups[at[theme_id]]
+            members.append(theme)
+            groups[at[theme_id]] = (members, theme_id, max(best or 0.0, similarity or 0.0))
+            continue
+        if theme_id is not None:
+            at[theme_id] = len(groups)
+        groups.append(([theme], theme_id, similarity))
+    return groups
+
+
+def _centroid(group: Sequence[Theme]) -> np.ndarray:
+    """The group's centroid: the theme's own, or the unit size-weighted mean of several."""
+    if len(group) == 1:
+        return group[0].centroid
+    mean = np.average(np.stack([t.centroid for t in group]), axis=0, weights=[t.size for t in group])
+    return mean / (np.linalg.norm(mean) or 1.0)
+
+
+def _quotes(group: Sequence[Theme], limit: int) -> list[int]:
+    """Representatives taken in turn from each theme of the group, largest first."""
+    if len(group) == 1:
+        return list(group[0].representatives)
+    turns = itertools.zip_longest(*(t.representatives for t in group))
+    return [i for i in itertools.chain.from_iterable(turns) if i is not None][:limit]
+
+
+def month_summary(session: Session, month: str, questions: bool = True) -> dict[str, Any] | None:
+    """What leads see for a month: its newest run's themes by size, and the themes gone since last month.
+
+    Rows of themes a lead merged are shown as one theme under the survivor's id and name. `questions`
+    are the FAQ candidates of the support- and sales-heavy themes (`serving.theme_questions`), left
+    empty when `questions` is false.
+    """
+    previous_month = theme_registry.previous_months(month, 1)[0]
+    runs = theme_registry.current_runs(session, [month, previous_month])
     run = runs.get(month)
     if run is None:
         return None
-    rows = list(session.scalars(select(ThemeMonthRecord).where(ThemeMonthRecord.run_id == run.id)))
-    present = {theme_registry.surviving_id(session, r.theme_id) for r in rows}
-    themes = [_theme_out(session, r) for r in sorted(rows, key=lambda r: -r.size)]
+    grouped = _rows_by_theme(session, run)
+    themes = sorted(
+        (_theme_out(session, month, theme_id, rows) for theme_id, rows in grouped.items()), key=lambda t: -t["size"]
+    )
     gone = []
-    previous = runs.get(theme_registry.previous_months(month, 1)[0])
+    previous = runs.get(previous_month)
     if previous is not None:
-        for r in session.scalars(select(ThemeMonthRecord).where(ThemeMonthRecord.run_id == previous.id)):
-            if theme_registry.surviving_id(session, r.theme_id) not in present:
-                gone.append({**_theme_out(session, r), "status": "gone", "size": 0, "share": 0.0, "quotes": []})
+        for theme_id, rows in _rows_by_theme(session, previous).items():
+            if theme_id not in grouped:
+                last = _theme_out(session, previous_month, theme_id, rows)
+                gone.append({**last, "status": "gone", "size": 0, "share": 0.0, "quotes": []})
     return {
         "month": month,
         "run_id": run.id,
@@ -233,28 +275,60 @@ def month_summary(session: Session, month: str) -> dict[str, Any] | None:
         "metrics": run.metrics,
         "themes": themes,
         "gone": gone,
+        "questions": theme_questions.month_questions(
+            session, run, [t["id"] for t in themes if theme_questions.asks_questions(t["intent"])]
+        )
+        if questions
+        else [],
     }
 
 
-def _theme_out(session: Session, row: ThemeMonthRecord) -> dict[str, Any]:
-    theme = session.get(ThemeRecord, theme_registry.surviving_id(session, row.theme_id))
+def _rows_by_theme(session: Session, run: ThemeRunRecord) -> dict[str, list[ThemeMonthRecord]]:
+    """A run's rows keyed by surviving theme id, largest row first."""
+    out: dict[str, list[ThemeMonthRecord]] = {}
+    rows = session.scalars(select(ThemeMonthRecord).where(ThemeMonthRecord.run_id == run.id))
+    for row in sorted(rows, key=lambda r: -r.size):
+        out.setdefault(theme_registry.surviving_id(session, row.theme_id), []).append(row)
+    return out
+
+
+def _theme_out(session: Session, month: str, theme_id: str, rows: Sequence[ThemeMonthRecord]) -> dict[str, Any]:
+    theme = session.get(ThemeRecord, theme_id)
     name = theme.name if theme is not None else None
+    top = rows[0]
+    if len(rows) == 1:
+        status, change_previous, change_baseline = top.status, top.change_previous, top.change_baseline
+        share = top.share
+    else:
+        # Themes merged after this run: the stored statuses describe the halves, so recompute for the whole.
+        share = sum(r.share for r in rows)
+        history = theme_registry.share_history(
+            session, theme_id, theme_registry.previous_months(month, theme_registry.BASELINE_MONTHS)
+        )
+        is_new = all(r.status == "new" for r in rows)
+        trend = theme_registry.trend(share, history, month, is_new=is_new)
+        status, change_previous, change_baseline = trend.status, trend.change_previous, trend.change_baseline
     return {
-        "id": theme.id if theme is not None else row.theme_id,
-        "label": name or row.label,
-        "auto_label": row.label,
+        "id": theme_id,
+        "label": name or top.label,
+        "auto_label": top.label,
         "name": name,
-        "keywords": row.keywords,
-        "size": row.size,
-        "share": round(row.share, 4),
-        "status": row.status,
-        "change_previous": row.change_previous,
-        "change_baseline": row.change_baseline,
-        "sentiment": row.mix.get("sentiment", {}),
-        "intent": row.mix.get("intent", {}),
-        "urgency": row.mix.get("urgency", {}),
-        "quotes": row.quotes,
+        "keywords": top.keywords,
+        "size": sum(r.size for r in rows),
+        "share": round(share, 4),
+        "status": status,
+        "change_previous": change_previous,
+        "change_baseline": change_baseline,
+        **{head: _summed([r.mix.get(head, {}) for r in rows]) for head in HEADS},
+        "quotes": [q for r in rows for q in r.quotes],
     }
+
+
+def _summed(mixes: Sequence[dict[str, int]]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for m in mixes:
+        total.update(m)
+    return dict(total.most_common())
 
 
 def log_run(run: ThemeRunRecord, summary: dict[str, Any], settings: Settings) -> str | None:

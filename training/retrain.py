@@ -51,6 +51,8 @@ class RetrainResult:
     digest: str
     rows: dict[str, int]
     metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Set by the caller that checked the reviewed labels first: how many it newly flagged (None: not checked).
+    flagged: int | None = None
 
     @property
     def promoted(self) -> bool:

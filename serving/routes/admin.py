@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
@@ -12,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from data.settings import Settings
 from serving.deps import AdminCaller, StateDep
 from serving.errors import ApiError, documented
-from serving.retraining import retrain_from_store
+from serving.retraining import RETRAIN_LOCK, retrain_from_store
 from training.retrain import NoReviews, RetrainResult
 
 CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -22,8 +21,8 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     }
 }
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses={**documented(400, 401, 403, 413, 422), **CONFLICT})
-# One retrain per process at a time: a second would train on the same reviews for nothing.
-_running = threading.Lock()
+# One retrain per process at a time (shared with the review trigger): a second would train on the same reviews.
+_running = RETRAIN_LOCK
 
 
 class RetrainIn(BaseModel):

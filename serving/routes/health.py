@@ -20,8 +20,12 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(state: StateDep) -> JSONResponse:
-    """Ready when a model is loaded and the store is reachable and migrated; 503 with reasons otherwise."""
+    """Ready when a model is loaded and the store is reachable and migrated; 503 with reasons otherwise.
+
+    A registry outage alone does not make the service unready: the loaded champion keeps serving.
+    """
     model = state.host.current
+    registry = state.host.registry
     store_ok = await run_in_threadpool(ping, state.engine)
     migrated = store_ok and await run_in_threadpool(is_up_to_date, state.engine)
     problems = []
@@ -35,6 +39,11 @@ async def readyz(state: StateDep) -> JSONResponse:
         "ready": not problems,
         "model": {"name": model.ref.name, "version": model.ref.version, "backend": model.backend} if model else None,
         "store": "ok" if migrated else ("needs migration" if store_ok else "unreachable"),
+        "registry": {
+            "reachable": registry.reachable,
+            "checked_at": registry.checked_at.isoformat() if registry.checked_at else None,
+            "error": registry.error,
+        },
         "problems": problems,
     }
     return JSONResponse(

@@ -59,17 +59,19 @@ def _describe(ref: ModelRef | None, host: ModelHost, registry_up: bool = True) -
 def _models(host: ModelHost) -> ModelsOut:
     serving = host.current.ref if host.current else None
     try:
-        champion = model_by_alias(CHAMPION, host.settings)
-        challenger = model_by_alias(CHALLENGER, host.settings)
+        champion = _describe(model_by_alias(CHAMPION, host.settings), host)
+        challenger = _describe(model_by_alias(CHALLENGER, host.settings), host)
+        served = _describe(serving, host)
+        host.record_registry_check(None)
         return ModelsOut(
-            champion=_describe(champion, host),
-            challenger=_describe(challenger, host),
-            serving=_describe(serving, host),
+            champion=champion,
+            challenger=challenger,
+            serving=served,
             registry_reachable=True,
             last_error=host.last_error,
         )
     except Exception as e:  # the registry being down is reported, not raised
-        host.last_error = f"registry unreachable: {e}"
+        host.record_registry_check(e)
         return ModelsOut(
             champion=None,
             challenger=None,

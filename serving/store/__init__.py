@@ -13,6 +13,8 @@ from serving.store.db import (
 from serving.store.embeddings import load_embeddings
 from serving.store.keys import authenticate, create_key, list_keys, revoke_key
 from serving.store.messages import ClassifiedMessage, find_by_external_id, save_classified, save_classified_many
+from serving.store.retrain_runs import RetrainRunRecord
+from serving.store.review_flags import ReviewFlagRecord
 from serving.store.review_tables import QueueItemRecord, ReviewRecord
 from serving.store.roles import Role
 from serving.store.suggestions import StoredClassification, stored_prediction
@@ -26,6 +28,8 @@ __all__ = [
     "EmbeddingRecord",
     "MessageRecord",
     "QueueItemRecord",
+    "RetrainRunRecord",
+    "ReviewFlagRecord",
     "ReviewRecord",
     "Role",
     "StoredClassification",

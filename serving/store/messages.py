@@ -12,7 +12,9 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from data.redaction import redact
 from data.schema import Channel, Message
+from data.settings import get_settings
 from models.prediction import Prediction
 from serving.store.embeddings import embedding_record
 from serving.store.suggestions import suggestion_records
@@ -64,8 +66,13 @@ def save_classified(
     return save_classified_many(session, [item])[0]
 
 
-def save_classified_many(session: Session, items: Sequence[ClassifiedMessage]) -> list[MessageRecord]:
+def save_classified_many(
+    session: Session, items: Sequence[ClassifiedMessage], *, redact_text: bool | None = None
+) -> list[MessageRecord]:
     """Store a batch like `save_classified`, in the caller's transaction; one record per item, in order.
+
+    Text is stored redacted (`data.redaction`) when `redact_text`, by default the setting
+    `redact_stored_text`; the prediction was made on the original.
 
     Items repeating a stored message, or an earlier item of the batch, get that message's record.
     Raises IntegrityError when a message's id is already stored under another (or no) platform id:
@@ -82,7 +89,9 @@ def save_classified_many(session: Session, items: Sequence[ClassifiedMessage]) -
             if key is not None:
                 claimed.add(key)
 
-    inserted = _insert_new(session, [_message_row(item.message, received_at) for item in fresh])
+    if redact_text is None:
+        redact_text = get_settings().redact_stored_text
+    inserted = _insert_new(session, [_message_row(item.message, received_at, redact_text) for item in fresh])
     written = [item for item in fresh if item.message.id in inserted]
     # Whatever was not inserted lost a race to a concurrent writer: read back the winner's row.
     lost = {key for item in fresh if item.message.id not in inserted and (key := _platform_key(item.message))}
@@ -114,7 +123,7 @@ def _platform_key(message: Message) -> PlatformKey | None:
     return None if message.external_id is None else (str(message.channel), message.external_id)
 
 
-def _message_row(message: Message, received_at: datetime) -> dict[str, Any]:
+def _message_row(message: Message, received_at: datetime, redact_text: bool) -> dict[str, Any]:
     return {
         "id": message.id,
         "external_id": message.external_id,
@@ -123,7 +132,7 @@ def _message_row(message: Message, received_at: datetime) -> dict[str, Any]:
         "author": message.author,
         "thread_id": message.thread_id,
         "language": message.language,
-        "text": message.text,
+        "text": redact(message.text) if redact_text else message.text,
         "meta": message.model_dump(mode="json", include={"metadata"})["metadata"],
         "created_at": message.created_at,
         "received_at": received_at,

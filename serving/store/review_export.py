@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from data.redaction import redact
+from data.settings import get_settings
 from serving.store.review_queue import HEADS
 from serving.store.review_tables import ReviewRecord
 from serving.store.reviews import latest_revisions
@@ -26,11 +28,14 @@ REVIEW_COLUMNS = ("reviewer_id", "reviewer_name", "revision", "current", "status
 COLUMNS = (*MESSAGE_COLUMNS, *PREDICTION_COLUMNS, *REVIEW_COLUMNS)
 
 
-def review_rows(session: Session, *, current_only: bool = False, status: str | None = None) -> Iterator[dict[str, Any]]:
+def review_rows(
+    session: Session, *, current_only: bool = False, status: str | None = None, redact_text: bool | None = None
+) -> Iterator[dict[str, Any]]:
     """One row per review revision (or per current review), keyed by `COLUMNS`, by message, reviewer, revision.
 
     `current` says whether a revision is the reviewer's latest for that message; `status` keeps
-    rows with that status (of the revision itself). Datetimes are ISO 8601 strings in UTC.
+    rows with that status (of the revision itself). Datetimes are ISO 8601 strings in UTC. Text is
+    redacted (`data.redaction`) when `redact_text`, by default the setting `redact_exported_text`.
     """
     r = ReviewRecord
     latest = latest_revisions()
@@ -45,16 +50,20 @@ def review_rows(session: Session, *, current_only: bool = False, status: str | N
         query = query.where(is_current)
     if status is not None:
         query = query.where(r.status == status)
+    if redact_text is None:
+        redact_text = get_settings().redact_exported_text
     chunk: list[tuple[ReviewRecord, MessageRecord, bool]] = []
     for review, message, current in session.execute(query):
         chunk.append((review, message, bool(current)))
         if len(chunk) >= _ROWS_PER_CHUNK:
-            yield from _rows(session, chunk)
+            yield from _rows(session, chunk, redact_text)
             chunk = []
-    yield from _rows(session, chunk)
+    yield from _rows(session, chunk, redact_text)
 
 
-def _rows(session: Session, chunk: list[tuple[ReviewRecord, MessageRecord, bool]]) -> Iterator[dict[str, Any]]:
+def _rows(
+    session: Session, chunk: list[tuple[ReviewRecord, MessageRecord, bool]], redact_text: bool
+) -> Iterator[dict[str, Any]]:
     if not chunk:
         return
     shown = stored_predictions(session, [review.message_id for review, _, _ in chunk])
@@ -66,7 +75,7 @@ def _rows(session: Session, chunk: list[tuple[ReviewRecord, MessageRecord, bool]
             "space": message.space,
             "thread_id": message.thread_id,
             "created_at": message.created_at.isoformat(),
-            "text": message.text,
+            "text": redact(message.text) if redact_text else message.text,
         }
         suggestion = shown.get((message.id, review.model_version or ""))
         row["model_name"] = suggestion.model_name if suggestion else None

@@ -18,6 +18,12 @@ Priority, highest first: `tier + urgency_weight × uncertainty`, where
 `urgency_weight × uncertainty` is at most 4, so the tiers never mix: predicted-critical first, then
 abstentions and low margins, then the sample; within a tier, urgent and uncertain first.
 
+A reviewed label that confident learning flags as a likely mistake (`serving.review_flagging`) sends
+its message back to the queue for a different reviewer with `flag_priority`: `9 + 0.99 × strength`,
+where strength is the held-out model's probability for its own label minus that for the reviewed
+one (0 to 1). That band, 9 to 9.99, sits above every abstention and low margin and below
+predicted-critical messages, which keep their own higher priority.
+
 `QueueRules.second_share` of queued messages (again by hash) need two reviews from different
 reviewers, for inter-reviewer agreement. A claim holds items for one reviewer until it expires.
 """
@@ -37,10 +43,12 @@ from data.settings import Settings
 from models.prediction import HeadPrediction, Prediction
 from serving.store.messages import ClassifiedMessage
 from serving.store.review_tables import QueueItemRecord
-from serving.store.tables import utcnow
+from serving.store.suggestions import StoredClassification
+from serving.store.tables import MessageRecord, utcnow
 
 URGENCY_WEIGHTS = {"low": 1.0, "normal": 2.0, "high": 3.0, "critical": 4.0}
 TIERS = {"critical": 10.0, "abstained": 5.0, "low_margin": 5.0, "sample": 0.0}
+FLAG_TIER = 9.0
 HEADS = ("intent", "urgency", "sentiment")
 _CLAIM_ROUNDS = 5
 
@@ -98,6 +106,71 @@ def priority(reason: str, prediction: Prediction) -> float:
     weight = sum(URGENCY_WEIGHTS.get(label, 1.0) * p for label, p in urgency.probabilities.items()) if urgency else 1.0
     uncertainty = 1.0 - min((margin(h) for h in prediction.heads.values()), default=1.0)
     return round(TIERS[reason] + weight * uncertainty, 6)
+
+
+def flag_priority(strength: float) -> float:
+    """Priority of a flagged review's second look: `FLAG_TIER + 0.99 × strength` (strength clipped to 0-1)."""
+    return round(FLAG_TIER + 0.99 * min(max(strength, 0.0), 1.0), 6)
+
+
+def reopen_for_second_look(
+    session: Session,
+    message_id: str,
+    reviewer_id: str,
+    strength: float,
+    stored: StoredClassification | None,
+    rules: QueueRules,
+    now: datetime | None = None,
+) -> QueueItemRecord | None:
+    """Put a message whose review was flagged back in the queue for a reviewer other than `reviewer_id`; flushes.
+
+    A finished item reopens as awaiting a second review (`needed_reviews` 2, `reviews_done` 1, the flagged
+    reviewer as first reviewer, so they cannot take it); an open one keeps its state. Either way its
+    priority rises to at least `flag_priority(strength)`. A message never queued is queued from its
+    stored prediction, with the reason the rules give it or `sample` (it was reviewed outside the queue,
+    a spot check). Returns None when such a message has no stored prediction to queue it with.
+    """
+    now = now or utcnow()
+    wanted = flag_priority(strength)
+    item = session.get(QueueItemRecord, message_id)
+    if item is None:
+        if stored is None:
+            return None
+        message = session.get(MessageRecord, message_id)
+        if message is None:
+            return None
+        heads = stored.prediction.heads
+        reason = rules.reason(message_id, stored.prediction) or "sample"
+        item = QueueItemRecord(
+            message_id=message_id,
+            reason=reason,
+            priority=max(priority(reason, stored.prediction), wanted),
+            model_version=stored.model_version,
+            intent=heads["intent"].label,
+            urgency=heads["urgency"].label,
+            sentiment=heads["sentiment"].label,
+            intent_uncertain=rules.uncertain(heads["intent"]),
+            urgency_uncertain=rules.uncertain(heads["urgency"]),
+            sentiment_uncertain=rules.uncertain(heads["sentiment"]),
+            channel=message.channel,
+            space=message.space,
+            message_created_at=message.created_at,
+            enqueued_at=now,
+            needed_reviews=2,
+            reviews_done=1,
+            first_reviewer_id=reviewer_id,
+        )
+        session.add(item)
+        session.flush()
+        return item
+    item.priority = max(item.priority, wanted)
+    if item.completed_at is not None:
+        item.completed_at = None
+        item.needed_reviews, item.reviews_done = 2, 1
+        item.first_reviewer_id = reviewer_id
+        item.claimed_by = item.claim_expires_at = None
+    session.flush()
+    return item
 
 
 def enqueue_for_review(

@@ -58,9 +58,24 @@ def test_params_round_trip_and_ignore_unknown_keys():
     assert ThemeParams.from_dict({**params.to_dict(), "from_a_newer_version": 1}) == params
 
 
-def test_min_cluster_size_shrinks_for_small_months_only():
-    params = ThemeParams(min_topic_size=10)
-    assert [params.min_cluster_size(n) for n in (10, 80, 201, 250, 50_000)] == [3, 3, 8, 10, 10]
+def test_params_refuse_shares_outside_zero_to_one_and_tiny_topics():
+    with pytest.raises(ValueError, match="max_theme_share"):
+        ThemeParams(max_theme_share=1.5)
+    with pytest.raises(ValueError, match="min_theme_share"):
+        ThemeParams(min_theme_share=-0.1)
+    with pytest.raises(ValueError, match="min_topic_size"):
+        ThemeParams(min_topic_size=1)
+
+
+def test_min_cluster_size_shrinks_for_small_months_and_grows_for_big_ones():
+    params = ThemeParams(min_topic_size=10, min_theme_share=0.004)
+    sizes = [params.min_cluster_size(n) for n in (10, 80, 201, 250, 2_500, 10_000, 50_000)]
+    assert sizes == [3, 3, 8, 10, 10, 40, 200]
+
+
+def test_max_cluster_size_is_a_share_of_the_month_and_zero_turns_it_off():
+    assert [ThemeParams().max_cluster_size(n) for n in (10, 201, 50_000)] == [5, 100, 25_000]
+    assert ThemeParams(max_theme_share=0.0).max_cluster_size(201) == 0
 
 
 def test_keyword_terms_drop_noise_and_never_bridge_stop_words_or_punctuation():
@@ -120,7 +135,9 @@ def test_sizes_labels_centroids_and_representatives_agree(fitted, month):
         assert len(theme.keywords) <= FAST.top_n_words
 
 
-def test_metrics_are_in_range(fitted):
+def test_metrics_are_in_range_and_stages_are_timed(fitted):
+    assert set(fitted.timings_) == {"umap", "hdbscan", "representation"}
+    assert all(seconds >= 0 for seconds in fitted.timings_.values())
     m = fitted.metrics_
     assert m["n_themes"] == len(fitted.themes_)
     assert 0.0 <= fitted.outlier_share_ <= fitted.outlier_share_before_ <= 1.0
@@ -150,6 +167,7 @@ def test_outlier_threshold_decides_which_outliers_join_a_theme(month):
     assert strict.outlier_share_ == strict.outlier_share_before_
     assert lenient.outlier_share_before_ == strict.outlier_share_before_
     assert lenient.outlier_share_ < lenient.outlier_share_before_
+    assert lenient.timings_["outliers"] >= 0
     assert sum(t.size for t in lenient.themes_) == len(rows) - int((lenient.labels_ == -1).sum())
 
 
