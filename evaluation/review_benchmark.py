@@ -186,7 +186,9 @@ class Heads:
         return out
 
 
-def _stack(base: LabelledSet, reviewed: LabelledSet, chosen: np.ndarray, weight: float) -> tuple[Any, ...]:
+def _stack(
+    base: LabelledSet, reviewed: LabelledSet, chosen: np.ndarray, weight: float
+) -> tuple[np.ndarray, dict[str, list[str | None]], np.ndarray]:
     x = np.concatenate([base.embeddings, reviewed.embeddings[chosen]])
     y = {h: [*base.labels[h], *(reviewed.labels[h][i] for i in chosen)] for h in base.labels}
     w = np.concatenate([np.ones(len(base)), np.full(len(chosen), weight)])

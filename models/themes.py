@@ -33,6 +33,7 @@ ONE_CLUSTER_SIMILARITY = 0.9
 LABEL_SEPARATOR = " · "
 _NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|['’]s\b")
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|\S")
+_DIGIT = re.compile(r"\d")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "s")
 
 
@@ -350,15 +351,17 @@ def _keyword_representation(top_n_words: int) -> list[Any]:
 def keyword_terms(text: str) -> list[str]:
     """The words and two-word phrases a text offers as keywords.
 
-    Links, @handles, possessive 's, numbers, contractions and English stop words are dropped.
+    Links, @handles, possessive 's, words with digits (numbers, flight and order ids),
+    contractions and English stop words are dropped.
     Unlike scikit-learn's analyzer, a phrase never spans a stop word or punctuation ("team, my
     order" gives no "team order").
     """
     terms: list[str] = []
     previous = None
     for token in _TOKEN.findall(_NOISE.sub(" ", text.lower())):
-        # Pure numbers, single characters, contractions and punctuation end a phrase like stop words.
-        if len(token) < 2 or not token.isalnum() or token.isdigit() or token in ENGLISH_STOP_WORDS:
+        # Numbers and ids with digits (flight "dl1345", order "a48213"), single characters,
+        # contractions and punctuation end a phrase like stop words.
+        if len(token) < 2 or not token.isalnum() or _DIGIT.search(token) or token in ENGLISH_STOP_WORDS:
             previous = None
             continue
         terms.append(token)

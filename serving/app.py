@@ -103,7 +103,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             host=host,
             metrics=metrics,
             keys=KeyVerifier(sessions),
-            classifier=Classifier(sessions, metrics, QueueRules.from_settings(settings)),
+            classifier=Classifier(
+                sessions, metrics, QueueRules.from_settings(settings), redact_stored_text=settings.redact_stored_text
+            ),
         )
         if settings.auth_disabled:
             log.warning("API keys are OFF (TIDINGS_AUTH_DISABLED): development mode, never for production")

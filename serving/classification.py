@@ -59,11 +59,16 @@ class Classifier:
     """Runs messages through the served model and the store, in as few passes as possible."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], metrics: ServiceMetrics, review_rules: QueueRules | None = None
+        self,
+        sessions: sessionmaker[Session],
+        metrics: ServiceMetrics,
+        review_rules: QueueRules | None = None,
+        redact_stored_text: bool = True,
     ) -> None:
         self.sessions = sessions
         self.metrics = metrics
         self.review_rules = review_rules or QueueRules()
+        self.redact_stored_text = redact_stored_text
 
     async def one(self, item: MessageIn, model: ServingModel) -> ClassifyResult:
         """Classify (and store, unless `store` is false) one message."""
@@ -136,7 +141,7 @@ class Classifier:
             for _, m, c in rows
         ]
         with self.sessions() as session:
-            records = save_classified_many(session, items)
+            records = save_classified_many(session, items, redact_text=self.redact_stored_text)
             fresh = [item for item, r in zip(items, records, strict=True) if r.id == item.message.id]
             enqueue_for_review(session, fresh, self.review_rules)
             session.commit()

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from data.settings import get_settings
+from data.settings import get_settings, printable_url
 from serving import (
     archive_commands,
     ops_commands,
@@ -84,7 +84,7 @@ def bootstrap() -> None:
     from training.bootstrap import ensure_champion
 
     ref = ensure_champion()
-    out.print(f"champion: {ref.name} v{ref.version} (tracking store {get_settings().tracking_uri})")
+    out.print(f"champion: {ref.name} v{ref.version} (tracking store {printable_url(get_settings().tracking_uri)})")
     with err.status("preparing the serving backend"):
         served = load_serving_model(ref, get_settings())
     out.print(f"serving backend: {served.backend} ({served.backend_reason})")
@@ -97,7 +97,7 @@ def models() -> None:
 
     from training.registry import list_versions
 
-    table = Table(title=f"{get_settings().model_name} ({get_settings().tracking_uri})")
+    table = Table(title=f"{get_settings().model_name} ({printable_url(get_settings().tracking_uri)})")
     for col in ("version", "aliases", "config", "created", "gate"):
         table.add_column(col)
     for ref in list_versions():

@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 from sqlalchemy import func, make_url, select
 
-from data.settings import Settings
+from data.settings import Settings, printable_url
 from training.registry import CHAMPION, ModelRef
 
 # Values that show a secret was copied from an example and never set.
@@ -59,15 +59,6 @@ class Check:
     def to_dict(self) -> dict[str, str | None]:
         """The check as JSON-ready values."""
         return {**asdict(self), "status": self.status.value}
-
-
-def safe_uri(uri: str) -> str:
-    """`uri` with any password replaced by `***`, fit to print."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -234,7 +225,7 @@ def check_store(settings: Settings) -> list[Check]:
 
 def check_registry(settings: Settings) -> Check:
     """The MLflow tracking store and registry answer."""
-    shown = safe_uri(settings.tracking_uri)
+    shown = printable_url(settings.tracking_uri)
     for uri in {settings.tracking_uri, settings.registry_uri or settings.tracking_uri}:
         path = _sqlite_path(uri)
         if path is not None and not path.exists():

@@ -94,7 +94,10 @@ class QueueItem(BaseModel):
     created_at: datetime
     suggestion: Suggestion | None
     reason: QueueReason = Field(description="Why it is queued: critical, abstained, low_margin or sample.")
-    priority: float = Field(description="Higher first: tier + expected urgency weight × uncertainty (see README).")
+    priority: float = Field(
+        description="Higher first: tier + expected urgency weight × uncertainty; a flagged review's second look "
+        "gets at least 9 + 0.99 × the held-out model's disagreement (see README)."
+    )
     needed_reviews: int = Field(description="2 when routed to a second reviewer, else 1.")
     reviews_done: int = Field(description="Finished reviews counted so far.")
     claimed_by: str | None = Field(description="Key id holding the item, if claimed and not expired.")

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from data.settings import get_settings
+from data.settings import get_settings, printable_url
 
 out = Console()
 err = Console(stderr=True)
@@ -26,13 +26,7 @@ def db_upgrade() -> None:
 
     url = get_settings().store_url
     upgrade(url)
-    out.print(f"store migrated: {_safe_url(url)}")
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    out.print(f"store migrated: {printable_url(url)}")
 
 
 @keys.command("create")
@@ -119,7 +113,7 @@ def serve(
 
     settings = get_settings()
     upgrade(settings.store_url)
-    err.print(f"store {_safe_url(settings.store_url)}; registry {settings.tracking_uri}")
+    err.print(f"store {printable_url(settings.store_url)}; registry {printable_url(settings.tracking_uri)}")
     uvicorn.run(
         "serving.app:create_app",
         factory=True,

@@ -83,7 +83,8 @@ def load_month(session: Session, month: str, include_spam: bool = False) -> Mont
     rows = session.execute(
         select(MessageRecord.id, MessageRecord.text)
         .where(MessageRecord.created_at >= start, MessageRecord.created_at < end)
-        .order_by(MessageRecord.created_at, MessageRecord.id)
+        # Fitting depends on row order; ids are random, so order by what the sender chose first.
+        .order_by(MessageRecord.created_at, MessageRecord.channel, MessageRecord.external_id, MessageRecord.id)
     ).all()
     ids = [r.id for r in rows]
     encoder = session.execute(

@@ -20,7 +20,9 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
         "description": "Nothing to retrain on (no submitted reviews), or a retrain is already running",
     }
 }
-router = APIRouter(prefix="/v1/admin", tags=["admin"], responses={**documented(400, 401, 403, 413, 422), **CONFLICT})
+router = APIRouter(
+    prefix="/v1/admin", tags=["admin"], responses={**documented(400, 401, 403, 413, 422, 429), **CONFLICT}
+)
 # One retrain per process at a time (shared with the review trigger): a second would train on the same reviews.
 _running = RETRAIN_LOCK
 

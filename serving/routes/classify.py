@@ -8,7 +8,7 @@ from serving.deps import ClassifyCaller, HostDep, StateDep
 from serving.errors import documented
 from serving.schemas import BatchIn, BatchResult, ClassifyResult, MessageIn
 
-router = APIRouter(prefix="/v1", tags=["classify"], responses=documented(400, 401, 403, 413, 422, 503))
+router = APIRouter(prefix="/v1", tags=["classify"], responses=documented(400, 401, 403, 413, 422, 503, 429))
 
 
 @router.post("/classify", response_model=ClassifyResult)

@@ -14,7 +14,7 @@ from serving.model_host import ModelHost
 from serving.schemas import ModelsOut, ServedModel
 from training.registry import CHALLENGER, CHAMPION, ModelRef, model_by_alias
 
-router = APIRouter(prefix="/v1/models", tags=["models"], responses=documented(401, 403))
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=documented(401, 403, 429))
 
 
 def _run_metrics(run_id: str | None) -> dict[str, Any]:

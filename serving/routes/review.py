@@ -23,7 +23,7 @@ from serving.review_schemas import (
 )
 from serving.schemas import MAX_BATCH
 
-router = APIRouter(prefix="/v1", tags=["review"], responses=documented(400, 401, 403, 413, 422, 503))
+router = APIRouter(prefix="/v1", tags=["review"], responses=documented(400, 401, 403, 413, 422, 503, 429))
 
 
 def _one_or_many(value: Any) -> str:

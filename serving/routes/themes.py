@@ -26,7 +26,7 @@ from serving.theme_schemas import (
     ThemeRunOut,
 )
 
-router = APIRouter(prefix="/v1/themes", tags=["themes"], responses=documented(400, 401, 403, 413, 422))
+router = APIRouter(prefix="/v1/themes", tags=["themes"], responses=documented(400, 401, 403, 413, 422, 429))
 
 
 def theme_params(state: AppState) -> ThemeParams:

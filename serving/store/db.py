@@ -27,7 +27,7 @@ def make_engine(url: str) -> Engine:
     """
     parsed = _with_installed_driver(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     # sqlite3's own transaction handling is kept on purpose: reads run outside a transaction, so a
     # session that reads and then writes waits for the write lock instead of failing at once with
     # SQLITE_BUSY_SNAPSHOT. Savepoints are unreliable in that mode; the store never needs one.
@@ -121,7 +121,12 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         kwargs.setdefault("poolclass", StaticPool)
     elif not url.query.get("uri"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+        hide_parameters=True,
+        **kwargs,
+    )
     event.listen(engine, "connect", _use_write_ahead_log)
     return engine
 

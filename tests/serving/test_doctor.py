@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from data.settings import Settings, get_settings
+from data.settings import Settings, get_settings, printable_url
 from serving.cli import app
-from serving.doctor import Status, check_auth, check_policies, check_secrets, is_placeholder, run_checks, safe_uri
+from serving.doctor import Status, check_auth, check_policies, check_secrets, is_placeholder, run_checks
 from serving.store.db import head_revision, upgrade
 from tests.serving.service import Deployment, deployment
 
@@ -139,8 +139,8 @@ def test_a_placeholder_database_password_fails_outside_development_and_warns_ins
 
 
 def test_passwords_never_reach_the_report():
-    assert safe_uri("postgresql://u:hunter2@host:5432/db") == "postgresql://u:***@host:5432/db"
-    assert safe_uri("http://mlflow.internal:5000") == "http://mlflow.internal:5000"
+    assert printable_url("postgresql://u:hunter2@host:5432/db") == "postgresql://u:***@host:5432/db"
+    assert printable_url("http://mlflow.internal:5000") == "http://mlflow.internal:5000"
 
 
 def test_development_mode_and_lax_policies_are_warnings(tmp_path: Path):

@@ -1,4 +1,4 @@
-"""Likely reviewer mistakes are flagged, shown in the queue and sent to a second reviewer; a second look settles them."""
+"""Likely reviewer mistakes are flagged, shown in the queue and sent to a second reviewer, who settles them."""
 
 from __future__ import annotations
 

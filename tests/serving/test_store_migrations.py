@@ -31,7 +31,7 @@ def test_an_empty_store_has_no_revision_and_is_not_up_to_date(store_url: str):
 
 
 def test_upgrade_reaches_head_and_can_run_again(migrated_store: MigratedStore):
-    assert current_revision(migrated_store.engine) == head_revision() == "0003"
+    assert current_revision(migrated_store.engine) == head_revision() == "0004"
     upgrade(migrated_store.url)
     assert is_up_to_date(migrated_store.engine)
 
