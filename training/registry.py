@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -151,16 +153,21 @@ def download_classifier(ref: ModelRef, settings: Settings | None = None) -> Path
     target = settings.data_dir / "models" / ref.name / ref.version
     if (target / "config.json").exists():
         return target
-    tmp = target.with_name(f"{ref.version}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(tmp))
-    found = next(Path(local).rglob("config.json"), None)
-    if found is None:
-        raise FileNotFoundError(f"model {ref.name} v{ref.version} has no classifier config.json")
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.move(str(found.parent), str(target))
-    shutil.rmtree(tmp, ignore_errors=True)
+    # Several workers may fetch the same new champion at once: each downloads into its own folder
+    # and the first to finish renames it into place; the others find it there and drop theirs.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{ref.version}.partial-", dir=target.parent))
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(tmp))
+        found = next(Path(local).rglob("config.json"), None)
+        if found is None:
+            raise FileNotFoundError(f"model {ref.name} v{ref.version} has no classifier config.json")
+        with contextlib.suppress(OSError):  # another process placed it first
+            found.parent.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not (target / "config.json").exists():
+        raise FileNotFoundError(f"model {ref.name} v{ref.version} could not be placed at {target}")
     return target
 
 
