@@ -275,3 +275,61 @@ def test_models_reports_a_registry_outage_and_keeps_serving(service: Service, mo
     assert "tracking server unreachable" in body["last_error"]
     assert body["serving"]["serving"] is True and body["serving"]["metrics"]
     assert classify(service, {"text": "hello there", "store": False}).status_code == 200
+
+
+ROLES = ("classify", "review", "lead", "admin")
+UNKNOWN_THEME = "0" * 32
+# Every keyed route: a request that succeeds (or fails on its own terms, never on the key) for an
+# allowed role, the status that role gets, and the roles allowed. Retrain gets a body it refuses,
+# so the matrix never trains a model.
+ROUTE_ROLES: dict[tuple[str, str], tuple[dict, int, set[str]]] = {
+    ("POST", "/v1/classify"): ({"json": {"text": "hi there", "store": False}}, 200, {"classify", "admin"}),
+    ("POST", "/v1/classify/batch"): (
+        {"json": {"messages": [{"text": "hi there", "store": False}]}},
+        200,
+        {"classify", "admin"},
+    ),
+    ("GET", "/v1/models"): ({}, 200, {"classify", "review", "lead", "admin"}),
+    ("POST", "/v1/models/reload"): ({}, 200, {"admin"}),
+    ("POST", "/v1/admin/retrain"): ({"json": {"holdout_fraction": 7}}, 422, {"admin"}),
+    ("GET", "/v1/review/queue"): ({}, 200, {"review", "admin"}),
+    ("POST", "/v1/review/claim"): ({"json": {"limit": 1}}, 200, {"review", "admin"}),
+    ("POST", "/v1/reviews"): (
+        {"json": {"message_id": "no-such-message", "intent": "spam", "status": "submitted"}},
+        404,
+        {"review", "admin"},
+    ),
+    ("GET", "/v1/review/stats"): ({}, 200, {"review", "admin"}),
+    ("POST", "/v1/themes/runs"): ({"json": {"month": "1999-01"}}, 409, {"lead", "admin"}),
+    ("GET", "/v1/themes/{month}"): ({"path": "/v1/themes/1999-01"}, 404, {"lead", "admin"}),
+    ("PATCH", "/v1/themes/{theme_id}"): (
+        {"path": f"/v1/themes/{UNKNOWN_THEME}", "json": {"name": "Refunds"}},
+        404,
+        {"lead", "admin"},
+    ),
+    ("POST", "/v1/themes/merge"): (
+        {"json": {"into": UNKNOWN_THEME, "from": "1" * 32}},
+        404,
+        {"lead", "admin"},
+    ),
+}
+
+
+def test_the_role_matrix_names_every_keyed_route(service: Service):
+    paths = service.client.get("/openapi.json").json()["paths"]
+    keyed = {(method.upper(), path) for path, ops in paths.items() if path.startswith("/v1/") for method in ops}
+    assert keyed == set(ROUTE_ROLES)
+
+
+@pytest.mark.parametrize("route", sorted(ROUTE_ROLES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_every_route_answers_each_role_as_documented(service: Service, route: tuple[str, str]):
+    method, template = route
+    request, allowed_status, allowed = ROUTE_ROLES[route]
+    path = request.get("path", template)
+    send = {k: v for k, v in request.items() if k != "path"}
+    anonymous = service.client.request(method, path, **send)
+    assert anonymous.status_code == 401, anonymous.text
+    for role in ROLES:
+        r = service.client.request(method, path, headers=service.auth(role), **send)
+        expected = allowed_status if role in allowed else 403
+        assert r.status_code == expected, f"{role}: {r.status_code} {r.text}"
