@@ -2,10 +2,14 @@
 
 Matching: a new theme continues a known theme when the cosine similarity of their centroids
 (L2-normalised mean embeddings of members) is at least `MATCH_THRESHOLD`; pairs are taken
-greedily from the most similar down, one to one. A known theme is compared through its most
-recent month, and a merged theme through the theme it was merged into: each theme of that month
-that resolves to it lends a centroid, so both halves of a merge can still be recognised, and a run
-writes every new theme matched to the same survivor as one theme.
+greedily from the most similar down, one to one. A theme left over then continues its nearest
+known theme when that one is still free, has this theme as its own nearest, and the similarity
+is at least `MUTUAL_MATCH_THRESHOLD`: a subject split into parts one month and whole the next
+matches none of its parts at 0.8 (measured 0.64-0.75 on the planted test month).
+A known theme is compared through its most recent month, and a merged theme through the theme it
+was merged into: each theme of that month that resolves to it lends a centroid, so both halves of a
+merge can still be recognised, and a run writes every new theme matched to the same survivor as one
+theme.
 
 Leads name and merge themes (`rename`, `merge`): a name belongs to the theme's identity, so a
 continuing theme keeps it; a merged theme points at the one that absorbed it (`merged_into`) and its
@@ -32,6 +36,7 @@ from sqlalchemy.orm import Session
 from serving.store.theme_tables import ThemeMonthRecord, ThemeRecord, ThemeRunRecord
 
 MATCH_THRESHOLD = 0.8
+MUTUAL_MATCH_THRESHOLD = 0.6
 TREND_CHANGE = 0.25
 BASELINE_MONTHS = 3
 
@@ -122,6 +127,15 @@ def match(centroids: np.ndarray, known: Sequence[KnownTheme]) -> list[tuple[str 
         taken_new.add(i)
         taken_known.add(j)
         out[i] = (known[j].theme_id, float(sims[i, j]))
+    # A subject split into parts one month and whole the next matches none of its parts closely;
+    # it continues the part it is nearest to when that part is nearest to it too.
+    for i in range(len(centroids)):
+        j = int(np.argmax(sims[i]))
+        mutual = int(np.argmax(sims[:, j])) == i
+        if i not in taken_new and j not in taken_known and mutual and sims[i, j] >= MUTUAL_MATCH_THRESHOLD:
+            taken_new.add(i)
+            taken_known.add(j)
+            out[i] = (known[j].theme_id, float(sims[i, j]))
     return out
 
 
