@@ -139,22 +139,17 @@ def reopen_for_second_look(
         message = session.get(MessageRecord, message_id)
         if message is None:
             return None
-        heads = stored.prediction.heads
         reason = rules.reason(message_id, stored.prediction) or "sample"
-        item = QueueItemRecord(
-            message_id=message_id,
+        item = _queue_record(
+            message_id,
+            message.channel,
+            message.space,
+            message.created_at,
+            stored.prediction,
+            rules,
             reason=reason,
             priority=max(priority(reason, stored.prediction), wanted),
             model_version=stored.model_version,
-            intent=heads["intent"].label,
-            urgency=heads["urgency"].label,
-            sentiment=heads["sentiment"].label,
-            intent_uncertain=rules.uncertain(heads["intent"]),
-            urgency_uncertain=rules.uncertain(heads["urgency"]),
-            sentiment_uncertain=rules.uncertain(heads["sentiment"]),
-            channel=message.channel,
-            space=message.space,
-            message_created_at=message.created_at,
             enqueued_at=now,
             needed_reviews=2,
             reviews_done=1,
@@ -173,6 +168,32 @@ def reopen_for_second_look(
     return item
 
 
+def _queue_record(
+    message_id: str,
+    channel: str,
+    space: str | None,
+    created_at: datetime | None,
+    prediction: Prediction,
+    rules: QueueRules,
+    **state: Any,
+) -> QueueItemRecord:
+    """A queue item carrying the prediction's labels and which heads were uncertain, plus `state`."""
+    heads = prediction.heads
+    return QueueItemRecord(
+        message_id=message_id,
+        intent=heads["intent"].label,
+        urgency=heads["urgency"].label,
+        sentiment=heads["sentiment"].label,
+        intent_uncertain=rules.uncertain(heads["intent"]),
+        urgency_uncertain=rules.uncertain(heads["urgency"]),
+        sentiment_uncertain=rules.uncertain(heads["sentiment"]),
+        channel=channel,
+        space=space,
+        message_created_at=created_at,
+        **state,
+    )
+
+
 def enqueue_for_review(
     session: Session, items: Sequence[ClassifiedMessage], rules: QueueRules
 ) -> list[QueueItemRecord]:
@@ -184,22 +205,17 @@ def enqueue_for_review(
         reason = rules.reason(message.id, prediction)
         if reason is None:
             continue
-        heads = prediction.heads
         queued.append(
-            QueueItemRecord(
-                message_id=message.id,
+            _queue_record(
+                message.id,
+                str(message.channel),
+                message.space,
+                message.created_at,
+                prediction,
+                rules,
                 reason=reason,
                 priority=priority(reason, prediction),
                 model_version=item.model_version,
-                intent=heads["intent"].label,
-                urgency=heads["urgency"].label,
-                sentiment=heads["sentiment"].label,
-                intent_uncertain=rules.uncertain(heads["intent"]),
-                urgency_uncertain=rules.uncertain(heads["urgency"]),
-                sentiment_uncertain=rules.uncertain(heads["sentiment"]),
-                channel=str(message.channel),
-                space=message.space,
-                message_created_at=message.created_at,
                 enqueued_at=now,
                 needed_reviews=rules.needed_reviews(message.id),
                 reviews_done=0,
