@@ -67,6 +67,8 @@ def test_classify_archive_keeps_every_row_resumes_and_leaves_no_ray_behind(tmp_p
     with deployment(tmp_path) as d:
         ref = model_by_alias(CHAMPION, d.settings)
         assert ref is not None
+        # Other tests' servers (session fixtures) are children of this process too: only what Ray starts counts.
+        before_ray = _descendants(os.getpid())
         ray.init(num_cpus=2, object_store_memory=80 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
         try:
             args = ["classify-archive", str(source), str(out), "--block-rows", "10", "--batch-size", "8"]
@@ -117,7 +119,7 @@ def test_classify_archive_keeps_every_row_resumes_and_leaves_no_ray_behind(tmp_p
             assert again["external_id"].equals(valid["id"])
             assert again["intent"].equals(valid["intent"]) and again["sentiment"].equals(valid["sentiment"])
         finally:
-            ray_processes = _descendants(os.getpid())
+            ray_processes = _descendants(os.getpid()) - before_ray
             ray.shutdown()
     deadline = time.monotonic() + 120  # Ray's daemons exit asynchronously; slowly on a busy machine
     while (left := ray_processes & _descendants(os.getpid())) and time.monotonic() < deadline:
