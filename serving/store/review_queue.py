@@ -327,6 +327,17 @@ def claim(
     return list(records)
 
 
+def release_claim(session: Session, message_id: str, reviewer_id: str) -> None:
+    """Give up the reviewer's claim on an item so someone else may take it (a skip); flushes."""
+    q = QueueItemRecord
+    session.execute(
+        update(q)
+        .where(q.message_id == message_id, q.claimed_by == reviewer_id)
+        .values(claimed_by=None, claim_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def count_review(session: Session, message_id: str, reviewer_id: str, now: datetime | None = None) -> None:
     """Count a reviewer's finished (submitted or discarded) review towards the item, if it is queued.
 

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from data.taxonomy import Taxonomy
@@ -141,17 +141,6 @@ def next_item(
         return None
     heads, model_name = _heads(session, item, taxonomy)
     return DeskItem(message, item, model_name, item.model_version, heads, thread_of(session, message))
-
-
-def release(session: Session, message_id: str, reviewer_id: str) -> None:
-    """Give up the reviewer's claim on an item so someone else may take it; flushes."""
-    q = QueueItemRecord
-    session.execute(
-        update(q)
-        .where(q.message_id == message_id, q.claimed_by == reviewer_id)
-        .values(claimed_by=None, claim_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def submitted_today(session: Session, reviewer_id: str, now: datetime | None = None) -> int:

@@ -29,8 +29,9 @@ from serving.deps import SessionDep, StateDep
 from serving.errors import ApiError, validation_problem
 from serving.review_schemas import ReviewIn
 from serving.store.keys import Role
+from serving.store.review_queue import release_claim
 from serving.web.pages import PAGE_HEADERS, page
-from serving.web.review_desk import label_keys, next_item, release, submitted_today
+from serving.web.review_desk import label_keys, next_item, submitted_today
 from serving.web.session import WebSession, cookie_secure, web_caller
 
 router = APIRouter(include_in_schema=False)
@@ -101,7 +102,7 @@ def decide(
 ) -> Response:
     """Record the reviewer's decision on one message (submit, unclear or skip) and show the next one."""
     if action == "skip":
-        release(session, message_id, web.caller.key_id)
+        release_claim(session, message_id, web.caller.key_id)
         session.commit()
         response = RedirectResponse("/review?done=skipped", status_code=303, headers=PAGE_HEADERS)
         secure = cookie_secure(request, state.settings)

@@ -9,9 +9,10 @@ from serving.auth import Caller
 from serving.review_schemas import ReviewIn
 from serving.reviewing import submit_one
 from serving.store.keys import Role
+from serving.store.review_queue import release_claim
 from serving.store.review_tables import QueueItemRecord
 from serving.store.tables import utcnow
-from serving.web.review_desk import next_item, release, submitted_today
+from serving.web.review_desk import next_item, submitted_today
 from tests.serving.conftest import MigratedStore
 from tests.serving.web_data import seed_inbox
 
@@ -35,7 +36,7 @@ def test_next_item_claims_in_queue_order_keeps_it_and_honours_skips(migrated_sto
         assert again is not None and again.message.id == first.id  # still hers
         other = next_item(session, "bob", taxonomy, hold=HOLD)
         assert other is not None and other.message.id == second.id  # ann holds the first
-        release(session, first.id, "ann")
+        release_claim(session, first.id, "ann")
         session.commit()
         skipped = next_item(session, "ann", taxonomy, skipped=[first.id], hold=HOLD)
         assert skipped is not None and skipped.message.id == third.id  # bob holds the second
