@@ -29,6 +29,7 @@ from models.encoders import load_encoder
 from models.themes import OUTLIER, ThemeModel, ThemeParams, keyword_terms, npmi_coherence, topic_diversity
 
 CORPUS = "asapp_airline"
+PADDING = "semeval2017"
 UNLABELLED = "UNK"
 
 
@@ -86,6 +87,26 @@ def airline_month(
     keep = np.concatenate([keep, rng.permutation(untagged)[: limit - len(keep)]])
     rows = np.sort(keep)
     return [texts[i] for i in rows], [tags[i] for i in rows]
+
+
+def padded_month(
+    texts: Sequence[str], tags: Sequence[str | None], size: int, seed: int = 0, corpora_dir: Path | str | None = None
+) -> tuple[list[str], list[str | None]]:
+    """The month grown to `size` messages with untagged SemEval-2017 tweets (a seeded sample), for timing big months.
+
+    A brand's month mixes its support traffic with everything else people tweet at it; the
+    SemEval tweets stand in for the rest. Raises ValueError when the corpus is too small.
+    """
+    missing = size - len(texts)
+    if missing <= 0:
+        return list(texts), list(tags)
+    seen = {" ".join(t.split()).casefold() for t in texts}
+    pool = [i.message.text for i in load_corpus(PADDING, "train", corpora_dir).items]
+    pool = [t for t in dict.fromkeys(pool) if " ".join(t.split()).casefold() not in seen]
+    if len(pool) < missing:
+        raise ValueError(f"{PADDING} has {len(pool)} new tweets, {missing} are needed to reach {size}")
+    rows = np.sort(np.random.default_rng(seed).choice(len(pool), size=missing, replace=False))
+    return [*texts, *(pool[i] for i in rows)], [*tags, *([None] * missing)]
 
 
 def _tag(value: object) -> str | None:

@@ -21,6 +21,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from models.encoders import Encoder, load_encoder
+from models.reduction import SampledUMAP
 
 if TYPE_CHECKING:
     from bertopic import BERTopic
@@ -48,7 +49,9 @@ class ThemeParams:
     theme; each theme keeps `top_n_words` keywords, up to `representatives` quotes and
     `label_words` key phrases in its label. `word_encoder` names the encoder
     (`models.encoders.load_encoder`) that embeds candidate keywords for the KeyBERT-inspired and
-    MMR representations; "none" keeps plain c-TF-IDF keywords and needs no weights.
+    MMR representations; "none" keeps plain c-TF-IDF keywords and needs no weights. A month of
+    more than `umap_fit_rows` messages fits UMAP on a seeded sample of that many and projects the
+    rest (`models.reduction.SampledUMAP`); 0 fits on every message.
 
     Theme counts under these size bounds and under the earlier rule (`min_cluster_size` capped
     at 10, no maximum), MiniLM embeddings unless noted, measured 2026-11 on 2 shared cores
@@ -74,11 +77,14 @@ class ThemeParams:
     word_encoder: str = "minilm-l6.v1"
     min_theme_share: float = 0.004
     max_theme_share: float = 0.5
+    umap_fit_rows: int = 12_000
 
     def __post_init__(self) -> None:
         for name in ("min_theme_share", "max_theme_share", "outlier_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if self.umap_fit_rows < 0:
+            raise ValueError(f"umap_fit_rows must be 0 (no sampling) or positive, got {self.umap_fit_rows}")
         if self.min_topic_size < 2:
             raise ValueError(f"min_topic_size must be at least 2, got {self.min_topic_size}")
 
@@ -251,7 +257,6 @@ class ThemeModel:
         from bertopic import BERTopic
         from bertopic.vectorizers import ClassTfidfTransformer
         from hdbscan import HDBSCAN
-        from umap import UMAP
 
         p = self.params
         word_model = self._word_model()
@@ -261,12 +266,13 @@ class ThemeModel:
             top_n_words=p.top_n_words,
             embedding_model=word_model,
             umap_model=_timed(
-                UMAP(
+                SampledUMAP(
+                    p.umap_fit_rows,
+                    p.seed,
                     n_neighbors=min(p.n_neighbors, n_texts - 1),
                     n_components=p.n_components,
                     min_dist=0.0,
                     metric="cosine",
-                    random_state=p.seed,
                     n_jobs=1,
                 ),
                 "fit_transform",

@@ -20,19 +20,31 @@ def benchmark_themes(
     limit: Annotated[
         int | None, typer.Option("--limit", min=10, help="Theme a seeded sample of N messages (tagged ones first).")
     ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            "--size", min=10, help="Grow the month to N messages with untagged SemEval-2017 tweets (timing big months)."
+        ),
+    ] = None,
+    umap_fit_rows: Annotated[
+        int | None,
+        typer.Option(min=0, help="Fit UMAP on a sample of this many messages (0: all); default ThemeParams'."),
+    ] = None,
     encoder: Annotated[str, typer.Option(help="Encoder whose embeddings are themed.")] = "minilm-l6.v1",
     output: Annotated[
         Path | None, typer.Option("--output", dir_okay=False, help="Also write the figures as JSON here.")
     ] = None,
 ) -> None:
     """Theme the ASAPP airline tweets and score them against the 491 intent tags beside a k-means baseline."""
-    from evaluation.theme_benchmark import airline_month, encode_month, run_theme_benchmark
+    from evaluation.theme_benchmark import airline_month, encode_month, padded_month, run_theme_benchmark
     from models.themes import ThemeParams
 
     settings = get_settings()
     try:
         texts, tags = airline_month(limit)
-    except FileNotFoundError as e:
+        if size:
+            texts, tags = padded_month(texts, tags, size)
+    except (FileNotFoundError, ValueError) as e:
         err.print(f"[red]{e}")
         raise typer.Exit(1) from e
     with err.status(f"encoding {len(texts):,} messages with {encoder} (cached under {settings.cache_dir})"):
@@ -42,13 +54,18 @@ def benchmark_themes(
             texts,
             embeddings,
             tags,
-            ThemeParams(word_encoder=settings.themes_word_encoder),
+            ThemeParams(
+                word_encoder=settings.themes_word_encoder,
+                **({} if umap_fit_rows is None else {"umap_fit_rows": umap_fit_rows}),
+            ),
             encoder=encoder,
             encode_seconds=encode_seconds,
         )
 
     n_tagged = result.scores[0].n_labelled
-    table = Table(title=f"themes on {result.n_messages:,} airline tweets ({n_tagged} with intent tags)")
+    sample = result.params["umap_fit_rows"]
+    fitted_on = f"UMAP fitted on {min(sample, result.n_messages) if sample else result.n_messages:,}"
+    table = Table(title=f"themes on {result.n_messages:,} tweets ({n_tagged} with intent tags; {fitted_on})")
     for col in ("system", "clusters", "no theme", "diversity", "NPMI", "NMI", "ARI", "fit s"):
         table.add_column(col, justify="left" if col == "system" else "right")
     for s in result.scores:

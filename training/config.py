@@ -15,7 +15,13 @@ PROFILES = ("fast", "finetune")
 
 @dataclass
 class SourceSpec:
-    """One training input: the seed corpus, a public corpus split, or a file with a column mapping."""
+    """One training input: the seed corpus, a public corpus split, or a file with a column mapping.
+
+    `max_rows` caps the rows kept (a fixed hash order, the same on every machine). `rows_per_epoch`
+    makes fine-tuning draw that many of the source's training rows afresh each epoch, so a big
+    corpus is seen across epochs at the cost of a small one per epoch; the `fast` profile, which
+    fits heads on embeddings, uses every row.
+    """
 
     name: str
     split: str = "train"
@@ -25,6 +31,11 @@ class SourceSpec:
     max_rows: int | None = None
     heads: list[str] | None = None
     required: bool = True
+    rows_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.rows_per_epoch is not None and self.rows_per_epoch < 1:
+            raise ValueError(f"rows_per_epoch must be at least 1, got {self.rows_per_epoch}")
 
 
 @dataclass
@@ -42,7 +53,13 @@ class FinetuneParams:
 
 @dataclass
 class TrainingConfig:
-    """Everything that determines a trained model; `to_dict` is what MLflow logs."""
+    """Everything that determines a trained model; `to_dict` is what MLflow logs.
+
+    `calibrate_on` names the sources (by `name`) whose validation rows fit the temperatures and
+    abstention cut-offs; None uses the whole validation split. Calibrating on the real messages
+    alone keeps easy synthetic rows and another domain's tweets from setting the confidence that
+    real messages get.
+    """
 
     name: str = "default"
     profile: str = "fast"
@@ -50,6 +67,7 @@ class TrainingConfig:
     gate_sets: list[SourceSpec] = field(default_factory=lambda: [SourceSpec("seed", split="eval")])
     validation_fraction: float = 0.15
     seed: int = 13
+    calibrate_on: list[str] | None = None
     taxonomy: str | None = None
     classifier: ClassifierSpec = field(default_factory=ClassifierSpec)
     heads: HeadFitParams = field(default_factory=HeadFitParams)

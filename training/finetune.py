@@ -25,6 +25,16 @@ def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.ran
     return batches
 
 
+def epoch_rows(groups: Sequence[str], quotas: Mapping[str, int], rng: np.random.Generator) -> np.ndarray:
+    """Row indices for one epoch: every row, except that a group with a quota gives a fresh sample of that many."""
+    names = np.asarray(groups, dtype=object)
+    keep = [np.flatnonzero(~np.isin(names, list(quotas)))]
+    for group, quota in quotas.items():
+        members = np.flatnonzero(names == group)
+        keep.append(rng.choice(members, size=min(quota, len(members)), replace=False) if len(members) else members)
+    return np.sort(np.concatenate(keep))
+
+
 def finetune(
     model: MessageClassifier,
     texts: Sequence[str],
@@ -35,14 +45,27 @@ def finetune(
     seed: int = 13,
     progress: Callable[[int], None] | None = None,
     on_epoch: Callable[[int, float], None] | None = None,
+    groups: Sequence[str] | None = None,
+    quotas: Mapping[str, int] | None = None,
 ) -> list[float]:
-    """Train encoder and heads jointly with masked per-head losses; returns mean loss per epoch."""
+    """Train encoder and heads jointly with masked per-head losses; returns mean loss per epoch.
+
+    With `groups` (one name per row) and `quotas`, each epoch trains on `epoch_rows`: a group with
+    a quota contributes a fresh sample of that many rows, every other row is used every epoch.
+    """
     encoder = model.encoder
     if not isinstance(encoder, SentenceTransformerEncoder):
         raise TypeError(f"the finetune profile needs a sentence-transformers encoder, not {encoder.name!r}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    class_weights = model.class_weights(targets, class_weight)
+    quotas = dict(quotas or {})
+    if quotas and (groups is None or len(groups) != len(texts)):
+        raise ValueError("quotas need one group name per training text")
+    epochs = [
+        epoch_rows(groups, quotas, rng) if quotas and groups else np.arange(len(texts)) for _ in range(params.epochs)
+    ]
+    # Class weights follow what an epoch trains on, not the whole pool of rotating rows.
+    class_weights = model.class_weights({h: v[epochs[0]] for h, v in targets.items()}, class_weight)
     if params.freeze_embeddings:
         # The token-embedding table is half of MiniLM's weights; updating it costs a lot of time
         # per step and, on a few thousand messages, mostly overfits rare tokens.
@@ -58,7 +81,7 @@ def finetune(
         weight_decay=params.weight_decay,
     )
     lengths = [len(t) for t in texts]
-    steps = params.epochs * ((len(texts) + params.batch_size - 1) // params.batch_size)
+    steps = sum((len(rows) + params.batch_size - 1) // params.batch_size for rows in epochs)
     warmup = max(1, int(steps * params.warmup_fraction))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / max(1, steps - warmup))
@@ -66,11 +89,12 @@ def finetune(
     y = {h: torch.as_tensor(v) for h, v in targets.items()}
     w = torch.as_tensor(weights, dtype=torch.float32)
     history = []
-    for _ in range(params.epochs):
+    for rows in epochs:
         encoder.model.train()
         model.net_.train()
         total, batches = 0.0, 0
-        for idx in length_bucketed_batches(lengths, params.batch_size, rng):
+        for batch in length_bucketed_batches([lengths[i] for i in rows], params.batch_size, rng):
+            idx = rows[batch]
             index = torch.as_tensor(idx)
             embeddings = encoder.forward([texts[i] for i in idx])
             loss = masked_loss(model.net_(embeddings), {h: t[index] for h, t in y.items()}, w[index], class_weights)

@@ -68,15 +68,28 @@ def _client() -> Any:
 
 
 def model_by_alias(alias: str, settings: Settings | None = None) -> ModelRef | None:
-    """The version holding an alias, or None when the registry has no such model or alias."""
+    """The version holding an alias, or None when the registry has no such model or alias.
+
+    Any other registry error (unreachable server, permissions, a broken store) is raised: "no
+    champion" would make `tidings bootstrap` train a new one and serving drop the one it has.
+    """
     from mlflow.exceptions import MlflowException
 
     settings = settings or get_settings()
     configure_mlflow(settings)
     try:
         return ModelRef.from_mlflow(_client().get_model_version_by_alias(settings.model_name, alias))
-    except MlflowException:
-        return None
+    except MlflowException as e:
+        if is_not_found(e):
+            return None
+        raise
+
+
+def is_not_found(error: Exception) -> bool:
+    """Whether an MLflow error says a registered model or alias does not exist (local store or server)."""
+    code = getattr(error, "error_code", None)
+    # A missing alias is INVALID_PARAMETER_VALUE "Registered model alias ... not found." in MLflow 3.
+    return code == "RESOURCE_DOES_NOT_EXIST" or (code == "INVALID_PARAMETER_VALUE" and "not found" in str(error))
 
 
 def list_versions(settings: Settings | None = None) -> list[ModelRef]:
@@ -88,8 +101,10 @@ def list_versions(settings: Settings | None = None) -> list[ModelRef]:
     client = _client()
     try:
         found = client.search_model_versions(f"name = '{settings.model_name}'")
-    except MlflowException:
-        return []
+    except MlflowException as e:
+        if is_not_found(e):
+            return []
+        raise
     # Search results may omit aliases; the full record has them.
     refs = [ModelRef.from_mlflow(client.get_model_version(mv.name, mv.version)) for mv in found]
     return sorted(refs, key=lambda r: int(r.version), reverse=True)

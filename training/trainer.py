@@ -128,6 +128,22 @@ def assemble(config: TrainingConfig, taxonomy: Taxonomy, strict_gate_sets: Colle
     return TrainingData(train, validation, gate_sets, loaded, report, skipped)
 
 
+def rotation_quotas(config: TrainingConfig, groups: Collection[str]) -> dict[str, int]:
+    """Rows per epoch for each source with `rows_per_epoch` that has training rows, by source name."""
+    present = set(groups)
+    return {s.name: s.rows_per_epoch for s in config.sources if s.rows_per_epoch and s.name in present}
+
+
+def calibration_rows(config: TrainingConfig, validation: list[LabelledMessage]) -> list[LabelledMessage]:
+    """The validation rows that fit calibration: those of `config.calibrate_on`, or all of them."""
+    if config.calibrate_on is None:
+        return validation
+    rows = [item for item in validation if item.source in config.calibrate_on]
+    if not rows:
+        raise ValueError(f"no validation rows from calibrate_on sources {config.calibrate_on}")
+    return rows
+
+
 def build_encoder(config: TrainingConfig, settings: Settings) -> Encoder:
     """The configured encoder (or the settings' override), cached on disk when frozen."""
     name = settings.encoder or config.classifier.encoder
@@ -176,7 +192,10 @@ class Trainer:
         weights = np.array([i.weight for i in data.train], dtype=np.float32)
         if self.config.profile == "finetune":
             params = self.config.finetune
-            with progress_bar("fine-tuning encoder + heads", params.epochs * len(texts)) as advance:
+            groups = [i.source for i in data.train]
+            quotas = rotation_quotas(self.config, groups)
+            per_epoch = sum(min(quotas.get(g, n), n) for g, n in Counter(groups).items())
+            with progress_bar("fine-tuning encoder + heads", params.epochs * per_epoch) as advance:
                 finetune(
                     model,
                     texts,
@@ -187,16 +206,19 @@ class Trainer:
                     self.config.seed,
                     advance,
                     on_epoch=self._log_epoch,
+                    groups=groups,
+                    quotas=quotas,
                 )
         else:
             with progress_bar("encoding training messages", len(texts)) as advance:
                 embeddings = model.embed(texts, progress=advance)
             with progress_bar("fitting heads", self.config.heads.epochs) as advance:
                 model.fit(embeddings, targets, weights, self.config.heads, progress=advance)
-        val_texts = [i.message.text for i in data.validation]
+        calibration = calibration_rows(self.config, data.validation)
+        val_texts = [i.message.text for i in calibration]
         with progress_bar("calibrating on validation", len(val_texts)) as advance:
             val_embeddings = model.embed(val_texts, progress=advance)
-        model.calibrate(val_embeddings, model.encode_targets([i.labels.model_dump() for i in data.validation]))
+        model.calibrate(val_embeddings, model.encode_targets([i.labels.model_dump() for i in calibration]))
         return model
 
     @staticmethod

@@ -12,6 +12,7 @@ from evaluation.theme_benchmark import (
     intent_agreement,
     kmeans_baseline,
     month_vocabulary,
+    padded_month,
     run_theme_benchmark,
     score_clustering,
 )
@@ -87,6 +88,21 @@ def test_airline_month_limit_keeps_tagged_messages_and_is_seeded(tmp_path):
     assert airline_month(limit=10, corpora_dir=tmp_path) == (sample, sample_tags)
     assert airline_month(limit=10, seed=1, corpora_dir=tmp_path)[0] != sample
     assert len([t for t in airline_month(limit=2, corpora_dir=tmp_path)[1] if t]) == 2
+
+
+def test_padded_month_adds_new_untagged_semeval_tweets_up_to_the_size(tmp_path):
+    folder = tmp_path / "semeval2017_task4A_sentiment" / "train_2013_2016"
+    folder.mkdir(parents=True)
+    rows = [f"{i}\tneutral\tsemeval tweet {i}" for i in range(20)] + ["99\tneutral\tmonth message a"]
+    (folder / "twitter-2013train-A.tsv").write_text("\n".join(rows) + "\n")
+    texts, tags = ["month message a", "month message b"], ["DELAY", None]
+    grown, grown_tags = padded_month(texts, tags, 12, corpora_dir=tmp_path)
+    assert len(grown) == 12 and grown[:2] == texts and grown_tags == ["DELAY"] + [None] * 11
+    assert len(set(grown)) == 12 and all(t.startswith("semeval tweet") for t in grown[2:])
+    assert padded_month(texts, tags, 12, corpora_dir=tmp_path) == (grown, grown_tags)
+    assert padded_month(texts, tags, 2, corpora_dir=tmp_path) == (texts, tags)
+    with pytest.raises(ValueError, match="needed to reach 40"):
+        padded_month(texts, tags, 40, corpora_dir=tmp_path)
 
 
 # UMAP's numba compilation alone takes minutes on a busy 2-core machine.

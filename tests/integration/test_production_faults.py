@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from data.settings import Settings
 from serving.app import create_app
 from serving.model_host import ServingModel
-from serving.store.db import make_engine, make_sessionmaker
+from serving.store.db import make_engine, make_sessionmaker, upgrade
 from serving.store.review_tables import QueueItemRecord, ReviewRecord
 from serving.store.tables import MessageRecord, SuggestionRecord
 from tests.integration.processes import MlflowServer, PostgresCluster, free_port, wait_http
@@ -285,12 +285,26 @@ def test_a_broken_champion_is_refused_and_the_old_one_keeps_serving(
 
 
 @contextlib.contextmanager
-def serve(production: Production, log: Path, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`tidings serve` as a subprocess on a free port, once `/healthz` answers; killed if still running after."""
+def serve(
+    production: Production, log: Path, workers: int, *, gunicorn: bool = False
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`tidings serve`, or the README's gunicorn line, on a free port once `/healthz` answers; killed if still up."""
     port = free_port()
     # torch skips the ONNX export check, which the in-process tests cover and which only slows this one.
     env = {**os.environ, "TIDINGS_REGISTRY_POLL_SECONDS": "0", "TIDINGS_SERVING_BACKEND": "torch"}
     command = [sys.executable, "-m", "serving.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    if gunicorn:
+        upgrade(production.settings.store_url)  # gunicorn does not migrate; the README says to run this first
+        command = [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "serving.app:create_app()",
+            "-k",
+            "uvicorn_worker.UvicornWorker",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+        ]
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -345,6 +359,22 @@ def test_sigterm_stops_every_worker_and_exits_0(production: Production, tmp_path
     output = log.read_text(errors="replace")
     assert code == 0, output[-3000:]
     assert output.count("Finished server process") == 2, output[-3000:]
+
+
+def test_the_readmes_gunicorn_line_serves_the_champion_and_stops_on_sigterm(production: Production, tmp_path: Path):
+    log = tmp_path / "gunicorn.log"
+    with serve(production, log, workers=2, gunicorn=True) as (server, base):
+        wait_http(f"{base}/readyz", 120, server, log)
+        before = production.counts()
+        with httpx.Client(timeout=60) as http:
+            r = http.post(f"{base}/v1/classify/batch", json=batch("gunicorn", 8), headers=production.auth())
+        assert r.status_code == 200 and r.json()["succeeded"] == 8, r.text
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=60)
+    output = log.read_text(errors="replace")
+    assert code == 0, output[-3000:]
+    assert "Shutting down: Master" in output and output.count("Booting worker") == 2, output[-3000:]
+    assert production.counts()["messages"] == before["messages"] + 8
 
 
 def test_an_unreachable_registry_keeps_the_champion_serving_and_says_so(production: Production, client: TestClient):

@@ -65,6 +65,8 @@ def test_params_refuse_shares_outside_zero_to_one_and_tiny_topics():
         ThemeParams(min_theme_share=-0.1)
     with pytest.raises(ValueError, match="min_topic_size"):
         ThemeParams(min_topic_size=1)
+    with pytest.raises(ValueError, match="umap_fit_rows"):
+        ThemeParams(umap_fit_rows=-5)
 
 
 def test_min_cluster_size_shrinks_for_small_months_and_grows_for_big_ones():

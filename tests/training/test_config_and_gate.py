@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pytest
 
+from data.schema import LabelledMessage, Labels, Message
 from training.config import TrainingConfig
 from training.gate import compare
+from training.trainer import calibration_rows, rotation_quotas
 
 CONFIGS = sorted(Path("training/configs").glob("*.yaml"))
 
@@ -26,6 +28,28 @@ def test_unknown_keys_and_bad_profiles_are_refused():
         TrainingConfig.from_dict({"classifier": {"hiden": 3}})
     with pytest.raises(ValueError, match="profile"):
         TrainingConfig.from_dict({"profile": "turbo"})
+
+
+def _row(source: str, text: str) -> LabelledMessage:
+    return LabelledMessage(message=Message(text=text), labels=Labels(sentiment="neutral"), source=source)
+
+
+def test_rotating_sources_and_calibration_sources_come_from_the_config():
+    config = TrainingConfig.from_dict(
+        {
+            "sources": [{"name": "labelled_train"}, {"name": "semeval2017", "rows_per_epoch": 50}],
+            "calibrate_on": ["labelled_train"],
+        }
+    )
+    assert rotation_quotas(config, ["labelled_train", "semeval2017"]) == {"semeval2017": 50}
+    assert rotation_quotas(config, ["labelled_train"]) == {}
+    validation = [_row("labelled_train", "a"), _row("semeval2017", "b"), _row("seed", "c")]
+    assert [r.message.text for r in calibration_rows(config, validation)] == ["a"]
+    assert calibration_rows(TrainingConfig(), validation) == validation
+    with pytest.raises(ValueError, match="no validation rows"):
+        calibration_rows(config, validation[1:])
+    with pytest.raises(ValueError, match="rows_per_epoch"):
+        TrainingConfig.from_dict({"sources": [{"name": "seed", "rows_per_epoch": 0}]})
 
 
 def _scores(**heads: float) -> dict:

@@ -9,7 +9,7 @@ from models.classifier import ClassifierSpec, MessageClassifier
 from models.encoders import load_encoder
 from tests.conftest import tiny_rows
 from training.config import FinetuneParams
-from training.finetune import finetune, length_bucketed_batches
+from training.finetune import epoch_rows, finetune, length_bucketed_batches
 
 
 def test_length_bucketed_batches_cover_every_row_once_and_group_similar_lengths():
@@ -18,6 +18,18 @@ def test_length_bucketed_batches_cover_every_row_once_and_group_similar_lengths(
     flat = np.concatenate(batches)
     assert sorted(flat.tolist()) == lengths
     assert all(b.max() - b.min() < 20 for b in batches)
+
+
+def test_epoch_rows_keep_every_unrotated_row_and_draw_a_fresh_quota_of_each_rotating_source():
+    groups = ["labelled"] * 10 + ["tweets"] * 90
+    rng = np.random.default_rng(0)
+    first, second = epoch_rows(groups, {"tweets": 20}, rng), epoch_rows(groups, {"tweets": 20}, rng)
+    for rows in (first, second):
+        assert set(range(10)) <= set(rows.tolist())
+        assert len(rows) == 30 and len(set(rows.tolist())) == 30
+    assert set(first.tolist()) != set(second.tolist())
+    # A quota larger than the source keeps all of it.
+    assert len(epoch_rows(groups, {"tweets": 500}, rng)) == 100
 
 
 @pytest.mark.integration
@@ -32,16 +44,21 @@ def test_finetuning_updates_the_encoder_and_the_saved_model_carries_it(tmp_path)
     layer_key = next(k for k in weights if "layer.0.attention" in k and k.endswith("weight"))
     before = {k: weights[k].detach().clone() for k in (word_key, layer_key)}
     texts = [r["text"] for r in rows]
-    epochs = []
+    epochs, seen = [], []
     history = finetune(
         model,
         texts,
         model.encode_targets(rows),
         np.ones(len(rows), dtype=np.float32),
         FinetuneParams(epochs=2, batch_size=8, encoder_lr=1e-4),
+        progress=seen.append,
         on_epoch=lambda e, loss: epochs.append(e),
+        # Half the rows rotate: each epoch trains on the other 8 and 4 of them.
+        groups=["labelled"] * 8 + ["tweets"] * 8,
+        quotas={"tweets": 4},
     )
     assert len(history) == 2 and all(np.isfinite(history)) and epochs == [1, 2]
+    assert sum(seen) == 2 * 12
     assert model.encoder.finetuned
     # Transformer layers learn; the token-embedding table stays frozen (freeze_embeddings=True).
     assert not torch.equal(before[layer_key], weights[layer_key])
