@@ -191,7 +191,8 @@ class ThemeModel:
         for index, topic in enumerate(found):
             members = np.flatnonzero(after == topic)
             self.labels_[members] = index
-            self.themes_.append(self._theme(index, keywords_of[topic], members, texts, vectors))
+            supported = supported_keywords(keywords_of[topic], doc_terms[members], vocabulary.vocabulary_)
+            self.themes_.append(self._theme(index, keywords_of[topic], supported, members, texts, vectors))
 
         self.outlier_share_before_ = float((before == OUTLIER).mean())
         self.outlier_share_ = float((self.labels_ == OUTLIER).mean())
@@ -231,7 +232,13 @@ class ThemeModel:
         return before, after, keywords_of
 
     def _theme(
-        self, index: int, keywords: list[str], members: np.ndarray, texts: list[str], vectors: np.ndarray
+        self,
+        index: int,
+        keywords: list[str],
+        label_keywords: list[str],
+        members: np.ndarray,
+        texts: list[str],
+        vectors: np.ndarray,
     ) -> Theme:
         centroid = _unit(vectors[members].mean(axis=0))
         closeness = _unit(vectors[members]) @ centroid
@@ -246,7 +253,7 @@ class ThemeModel:
                 break
         return Theme(
             index=index,
-            label=theme_label(keywords, self.params.label_words) or f"theme {index}",
+            label=theme_label(label_keywords, self.params.label_words) or f"theme {index}",
             keywords=keywords,
             size=len(members),
             centroid=centroid.astype(np.float32),
@@ -386,6 +393,21 @@ def keyword_terms(text: str) -> list[str]:
 
 def _vocabulary_vectorizer(min_df: int = 1, vocabulary: Mapping[str, int] | None = None) -> CountVectorizer:
     return CountVectorizer(analyzer=keyword_terms, min_df=min_df, vocabulary=vocabulary)
+
+
+def supported_keywords(
+    keywords: Sequence[str], member_terms: sparse.spmatrix, vocabulary: Mapping[str, int], min_share: float = 0.05
+) -> list[str]:
+    """The keywords that at least `max(2, min_share of the theme)` of its messages contain, in order.
+
+    A label should name what several messages say: KeyBERT-inspired keywords are chosen by
+    meaning and can come from one odd message ("elevator" in a theme about deliveries). All the
+    keywords when none is that common, so a theme always has a label.
+    """
+    present = (sparse.csc_matrix(member_terms) > 0).sum(axis=0).A1
+    needed = max(2, int(np.ceil(min_share * member_terms.shape[0])))
+    common = [k for k in keywords if k in vocabulary and present[vocabulary[k]] >= needed]
+    return common or list(keywords)
 
 
 def theme_label(keywords: Sequence[str], n_phrases: int) -> str:

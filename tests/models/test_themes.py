@@ -3,7 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 from scipy import sparse
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 from data.corpora import available, load_corpus
 from models.encoders import HashingEncoder, load_encoder
@@ -13,6 +13,7 @@ from models.themes import (
     ThemeParams,
     keyword_terms,
     npmi_coherence,
+    supported_keywords,
     theme_label,
     topic_diversity,
 )
@@ -84,6 +85,16 @@ def test_keyword_terms_drop_noise_and_never_bridge_stop_words_or_punctuation():
     terms = keyword_terms("@shop Hello team, my order #48213 got cancelled! See https://t.co/x8Kq2 in 2024 don't")
     assert terms == ["hello", "team", "hello team", "order", "got", "cancelled", "got cancelled"]
     assert keyword_terms("flight DL1345 delayed again, 2nd time") == ["flight", "delayed", "time"]
+
+
+def test_label_keywords_must_be_in_several_of_the_themes_messages():
+    texts = [f"my parcel was delivered late again, day {i}" for i in range(30)] + ["the elevator was broken"]
+    vectorizer = CountVectorizer(analyzer=keyword_terms)
+    terms = vectorizer.fit_transform(texts)
+    keywords = ["elevator", "delivered", "parcel", "late"]
+    # 5% of 31 messages is 2: "elevator" is in one.
+    assert supported_keywords(keywords, terms, vectorizer.vocabulary_) == ["delivered", "parcel", "late"]
+    assert supported_keywords(["elevator", "unknown"], terms, vectorizer.vocabulary_) == ["elevator", "unknown"]
 
 
 def test_label_prefers_phrases_and_never_repeats_a_stem():
