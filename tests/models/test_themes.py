@@ -11,6 +11,7 @@ from models.themes import (
     LABEL_SEPARATOR,
     ThemeModel,
     ThemeParams,
+    distinct_labels,
     keyword_terms,
     npmi_coherence,
     supported_keywords,
@@ -95,6 +96,18 @@ def test_label_keywords_must_be_in_several_of_the_themes_messages():
     # 5% of 31 messages is 2: "elevator" is in one.
     assert supported_keywords(keywords, terms, vectorizer.vocabulary_) == ["delivered", "parcel", "late"]
     assert supported_keywords(["elevator", "unknown"], terms, vectorizer.vocabulary_) == ["elevator", "unknown"]
+
+
+def test_themes_that_would_share_a_label_each_get_another_phrase():
+    keywords = [["airline", "gate", "boarding"], ["airline", "miles", "points"], ["refund", "voucher"]]
+    supported = [["airline"], ["airline"], ["refund", "voucher"]]
+    assert distinct_labels(keywords, supported, 3) == [
+        LABEL_SEPARATOR.join(["airline", "gate"]),
+        LABEL_SEPARATOR.join(["airline", "miles"]),
+        LABEL_SEPARATOR.join(["refund", "voucher"]),
+    ]
+    # Nothing left to tell them apart: the labels stay as they are.
+    assert distinct_labels([["airline"], ["airline"]], [["airline"], ["airline"]], 3) == ["airline", "airline"]
 
 
 def test_label_prefers_phrases_and_never_repeats_a_stem():
