@@ -36,6 +36,9 @@ _NOISE = re.compile(r"https?://\S+|www\.\S+|@\w+|['’]s\b")
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|\S")
 _DIGIT = re.compile(r"\d")
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ed", "s")
+# Words the platforms add rather than the authors: retweet and "via" markers, and HTML entities
+# left in scraped text (&amp; &gt; &lt;). "rt" once labelled a whole theme of retweets.
+PLATFORM_WORDS = frozenset({"rt", "via", "amp", "gt", "lt", "quot"})
 
 
 @dataclass(frozen=True)
@@ -381,7 +384,7 @@ def keyword_terms(text: str) -> list[str]:
     """The words and two-word phrases a text offers as keywords.
 
     Links, @handles, possessive 's, words with digits (numbers, flight and order ids),
-    contractions and English stop words are dropped.
+    contractions, English stop words and `PLATFORM_WORDS` ("rt", "via", HTML entities) are dropped.
     Unlike scikit-learn's analyzer, a phrase never spans a stop word or punctuation ("team, my
     order" gives no "team order").
     """
@@ -390,7 +393,13 @@ def keyword_terms(text: str) -> list[str]:
     for token in _TOKEN.findall(_NOISE.sub(" ", text.lower())):
         # Numbers and ids with digits (flight "dl1345", order "a48213"), single characters,
         # contractions and punctuation end a phrase like stop words.
-        if len(token) < 2 or not token.isalnum() or _DIGIT.search(token) or token in ENGLISH_STOP_WORDS:
+        if (
+            len(token) < 2
+            or not token.isalnum()
+            or _DIGIT.search(token)
+            or token in ENGLISH_STOP_WORDS
+            or token in PLATFORM_WORDS
+        ):
             previous = None
             continue
         terms.append(token)

@@ -86,6 +86,7 @@ def test_keyword_terms_drop_noise_and_never_bridge_stop_words_or_punctuation():
     terms = keyword_terms("@shop Hello team, my order #48213 got cancelled! See https://t.co/x8Kq2 in 2024 don't")
     assert terms == ["hello", "team", "hello team", "order", "got", "cancelled", "got cancelled"]
     assert keyword_terms("flight DL1345 delayed again, 2nd time") == ["flight", "delayed", "time"]
+    assert keyword_terms("RT @fan: new album &amp; tour via @label") == ["new", "album", "new album", "tour"]
 
 
 def test_label_keywords_must_be_in_several_of_the_themes_messages():
