@@ -46,6 +46,16 @@ def _champion() -> tuple[ModelRef, MessageClassifier]:
     return ref, load_version(ref)
 
 
+def _aliased(alias: str) -> tuple[ModelRef, MessageClassifier]:
+    from training.registry import load_version, model_by_alias
+
+    ref = model_by_alias(alias)
+    if ref is None:
+        err.print(f"[red]no version of {get_settings().model_name} holds the alias {alias!r}")
+        raise typer.Exit(1)
+    return ref, load_version(ref)
+
+
 @app.command()
 def train(
     config: Annotated[
@@ -156,8 +166,11 @@ def evaluate(
         Path, typer.Argument(help="Labelled JSONL: `text` plus any of intent, urgency, sentiment.", exists=True)
     ],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the metrics here as JSON.")] = None,
+    alias: Annotated[
+        str, typer.Option(help="Registry alias of the version to score, e.g. challenger before a promotion.")
+    ] = "champion",
 ) -> None:
-    """Score the champion on a labelled file; heads the file does not label are left out."""
+    """Score the champion (or the version holding `--alias`) on a labelled file; unlabelled heads are left out."""
     from data.loaders import load_table
     from evaluation.scoring import evaluate_items
 
@@ -168,7 +181,7 @@ def evaluate(
     if not result.items:
         err.print("[red]no usable rows")
         raise typer.Exit(1)
-    ref, model = _champion()
+    ref, model = _champion() if alias == "champion" else _aliased(alias)
     from training.trainer import progress_bar
 
     texts = [i.message.text for i in result.items]

@@ -53,6 +53,17 @@ def test_evaluate_writes_metrics_for_the_heads_the_file_labels(tiny_setup, tmp_p
     assert metrics["sentiment"]["n"] == 24
 
 
+def test_evaluate_scores_the_version_an_alias_names_and_refuses_an_unknown_alias(tiny_setup, tmp_path):
+    file = write_jsonl(tmp_path / "s.jsonl", tiny_rows())
+    assert runner.invoke(app, ["evaluate", str(file)]).exit_code == 0  # bootstraps v1: champion and challenger
+    out = tmp_path / "m.json"
+    result = runner.invoke(app, ["evaluate", str(file), "--alias", "challenger", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["model"]["version"] == "1"
+    missing = runner.invoke(app, ["evaluate", str(file), "--alias", "nightly"])
+    assert missing.exit_code == 1 and "holds the alias 'nightly'" in missing.output
+
+
 def test_evaluate_reports_rejected_rows_and_fails_on_a_file_with_none_usable(tiny_setup, tmp_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"text": "  "}, {"text": "x", "intent": "praise"}])
     result = runner.invoke(app, ["evaluate", str(bad)])
