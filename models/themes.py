@@ -56,7 +56,8 @@ class ThemeParams:
     more than `umap_fit_rows` messages fits UMAP on a seeded sample of that many and projects the
     rest (`models.reduction.SampledUMAP`); 0 fits on every message. On the 42,311 airline tweets
     (idle 2-core machine) a 12,000 sample took UMAP 39 s against 49 s for the whole month and gave
-    25 coarser themes instead of 36, so sampling starts only where a whole fit would not fit in minutes.
+    25 coarser themes instead of 36, so sampling starts only above 50,000 messages (the largest month
+    measured whole: 71 s).
 
     Theme counts under these size bounds and under the earlier rule (`min_cluster_size` capped
     at 10, no maximum), MiniLM embeddings unless noted, measured 2026-11 on 2 shared cores

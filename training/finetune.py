@@ -62,7 +62,8 @@ def finetune(
     if quotas and (groups is None or len(groups) != len(texts)):
         raise ValueError("quotas need one group name per training text")
     epochs = [
-        epoch_rows(groups, quotas, rng) if quotas and groups else np.arange(len(texts)) for _ in range(params.epochs)
+        epoch_rows(groups, quotas, rng) if quotas and groups is not None else np.arange(len(texts))
+        for _ in range(params.epochs)
     ]
     # Class weights follow what an epoch trains on, not the whole pool of rotating rows.
     class_weights = model.class_weights({h: v[epochs[0]] for h, v in targets.items()}, class_weight)
