@@ -146,6 +146,11 @@ def youtube_suite(model: MessageClassifier, corpora_dir: Path | None = None) -> 
     ]
 
 
+def _interval(metrics: dict[str, Any], key: str) -> str:
+    low, high = metrics["interval_95"][key]
+    return f"95% interval {low:.3f}–{high:.3f}"
+
+
 def gold_suite(
     model: MessageClassifier, train_items: Sequence[LabelledMessage], corpora_dir: Path | None = None
 ) -> tuple[list[BenchmarkRow], dict[str, Any]]:
@@ -154,10 +159,13 @@ def gold_suite(
     ours = evaluate_items(model, gold)
     rows = []
     for head, m in ours.items():
-        rows.append(BenchmarkRow("gold_dev", f"{head}.macro_f1", "Tidings", m["macro_f1"], m["n"]))
+        rows.append(
+            BenchmarkRow("gold_dev", f"{head}.macro_f1", "Tidings", m["macro_f1"], m["n"], _interval(m, "macro_f1"))
+        )
         if "qwk" in m:
-            rows.append(BenchmarkRow("gold_dev", f"{head}.qwk", "Tidings", m["qwk"], m["n"]))
-        rows.append(BenchmarkRow("gold_dev", f"{head}.ece", "Tidings", m["ece"], m["n"]))
+            rows.append(BenchmarkRow("gold_dev", f"{head}.qwk", "Tidings", m["qwk"], m["n"], _interval(m, "qwk")))
+        ece_note = f"a perfectly calibrated model would show {m['ece_if_calibrated']:.3f} on {m['n']} messages"
+        rows.append(BenchmarkRow("gold_dev", f"{head}.ece", "Tidings", m["ece"], m["n"], ece_note))
         rows.append(
             BenchmarkRow(
                 "gold_dev", f"{head}.coverage_at_90_precision", "Tidings", m["coverage_at_90_precision"], m["n"]

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score, precision_recall_fscore_support, recall_score
 
+from evaluation.intervals import bootstrap_intervals, calibrated_ece
+
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     """Top-label ECE: the support-weighted gap between confidence and accuracy over equal-width bins."""
@@ -64,8 +66,13 @@ def head_metrics(
     labels: Sequence[str],
     ordinal: bool = False,
     abstained: Sequence[bool] | None = None,
+    resamples: int = 0,
 ) -> dict[str, Any]:
-    """Every figure for one head. Macro averages run over the classes present in truth or prediction."""
+    """Every figure for one head. Macro averages run over the classes present in truth or prediction.
+
+    With `resamples`, adds `interval_95` (bootstrap intervals of the headline figures) and
+    `ece_if_calibrated` (the ECE a perfectly calibrated model would show on this many messages).
+    """
     y = np.asarray(y_true, dtype=int)
     pred = probs.argmax(axis=1)
     present = sorted(set(y.tolist()) | set(pred.tolist()))
@@ -91,6 +98,9 @@ def head_metrics(
         kept = ~np.asarray(abstained, dtype=bool)
         out["abstention_rate"] = float(1 - kept.mean()) if len(kept) else 0.0
         out["precision_when_answering"] = float((pred[kept] == y[kept]).mean()) if kept.any() else 0.0
+    if resamples and len(y):
+        out["interval_95"] = bootstrap_intervals(y, probs, ordinal, resamples)
+        out["ece_if_calibrated"] = calibrated_ece(probs, resamples)
     return out
 
 

@@ -12,9 +12,15 @@ from models.classifier import MISSING, MessageClassifier
 
 
 def evaluate_items(
-    model: MessageClassifier, items: list[LabelledMessage], embeddings: np.ndarray | None = None
+    model: MessageClassifier,
+    items: list[LabelledMessage],
+    embeddings: np.ndarray | None = None,
+    resamples: int = 1000,
 ) -> dict[str, dict[str, Any]]:
-    """Per-head metrics on labelled messages; heads the items do not label are left out."""
+    """Per-head metrics on labelled messages; heads the items do not label are left out.
+
+    Each head's metrics carry bootstrap intervals from `resamples` resamples (0 leaves them out).
+    """
     if not items:
         return {}
     texts = [i.message.text for i in items]
@@ -29,5 +35,7 @@ def evaluate_items(
             continue
         abstained = [p[head].abstained for p, m in zip(predictions, mask, strict=True) if m]
         spec = model.taxonomy[head]
-        out[head] = head_metrics(targets[head][mask], probs[head][mask], spec.labels, spec.ordinal, abstained)
+        out[head] = head_metrics(
+            targets[head][mask], probs[head][mask], spec.labels, spec.ordinal, abstained, resamples
+        )
     return out

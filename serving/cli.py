@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -34,7 +35,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-out = Console()
+# Piped or captured output gets room for the tables' intervals instead of Rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True)
 
 
@@ -71,14 +73,22 @@ def train(
     from training.trainer import Trainer
 
     result = Trainer(TrainingConfig.from_yaml(config or get_settings().default_config)).run(register=register)
-    table = Table(title=f"run {result.run_id}" + (f" → version {result.version}" if result.version else ""))
+    table = Table(
+        title=f"run {result.run_id}" + (f" → version {result.version}" if result.version else ""),
+        caption=_INTERVAL_CAPTION,
+    )
     for col in ("set", "head", "macro-F1", "accuracy", "ECE", "QWK", "n"):
         table.add_column(col)
     for set_name, heads in result.metrics.items():
         for head, m in heads.items():
-            qwk = f"{m['qwk']:.3f}" if "qwk" in m else ""
             table.add_row(
-                set_name, head, f"{m['macro_f1']:.3f}", f"{m['accuracy']:.3f}", f"{m['ece']:.3f}", qwk, str(m["n"])
+                set_name,
+                head,
+                _with_interval(m, "macro_f1"),
+                f"{m['accuracy']:.3f}",
+                _ece_with_floor(m),
+                _with_interval(m, "qwk") if "qwk" in m else "",
+                str(m["n"]),
             )
     out.print(table)
     if result.verdict:
@@ -160,6 +170,25 @@ def predict(
     out.print(table)
 
 
+_INTERVAL_CAPTION = (
+    "Under each figure: its 95% bootstrap interval over the messages. "
+    "ECE floor: the ECE a perfectly calibrated model would show on this many messages."
+)
+
+
+def _with_interval(metrics: dict[str, Any], key: str) -> str:
+    """A figure with its bootstrap interval on the line below, where there is one."""
+    low_high = metrics.get("interval_95", {}).get(key)
+    figure = f"{metrics[key]:.3f}"
+    return f"{figure}\n{low_high[0]:.3f}–{low_high[1]:.3f}" if low_high else figure
+
+
+def _ece_with_floor(metrics: dict[str, Any]) -> str:
+    """ECE with, below it, the ECE a perfectly calibrated model would show on as many messages."""
+    floor = metrics.get("ece_if_calibrated")
+    return f"{metrics['ece']:.3f}" + (f"\nfloor {floor:.3f}" if floor is not None else "")
+
+
 @app.command()
 def evaluate(
     file: Annotated[
@@ -197,19 +226,18 @@ def evaluate(
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    table = Table(title=f"{file.name} — {ref.name} v{ref.version}")
+    table = Table(title=f"{file.name} — {ref.name} v{ref.version}", caption=_INTERVAL_CAPTION)
     for col in ("head", "n", "macro-F1", "macro-recall", "accuracy", "ECE", "QWK", "coverage@90%P"):
         table.add_column(col)
     for head, m in metrics.items():
-        qwk = f"{m['qwk']:.3f}" if "qwk" in m else ""
         table.add_row(
             head,
             str(m["n"]),
-            f"{m['macro_f1']:.3f}",
-            f"{m['macro_recall']:.3f}",
+            _with_interval(m, "macro_f1"),
+            _with_interval(m, "macro_recall"),
             f"{m['accuracy']:.3f}",
-            f"{m['ece']:.3f}",
-            qwk,
+            _ece_with_floor(m),
+            _with_interval(m, "qwk") if "qwk" in m else "",
             f"{m['coverage_at_90_precision']:.3f}",
         )
     out.print(table)

@@ -49,8 +49,13 @@ def test_evaluate_writes_metrics_for_the_heads_the_file_labels(tiny_setup, tmp_p
     assert result.exit_code == 0, result.output
     metrics = json.loads(out.read_text())
     assert "intent" not in metrics and "urgency" not in metrics
-    assert {"macro_f1", "macro_recall", "accuracy", "ece", "n"} <= set(metrics["sentiment"])
-    assert metrics["sentiment"]["n"] == 24
+    sentiment = metrics["sentiment"]
+    assert {"macro_f1", "macro_recall", "accuracy", "ece", "n"} <= set(sentiment)
+    assert sentiment["n"] == 24
+    low, high = sentiment["interval_95"]["macro_f1"]
+    assert low <= sentiment["macro_f1"] <= high
+    assert sentiment["ece_if_calibrated"] > 0
+    assert "bootstrap interval" in result.output and "floor" in result.output
 
 
 def test_evaluate_scores_the_version_an_alias_names_and_refuses_an_unknown_alias(tiny_setup, tmp_path):
