@@ -41,6 +41,19 @@ def _archive_lines() -> list[str]:
     return lines
 
 
+def _assert_same_answers(ours: list[dict], theirs: list[dict]) -> None:
+    """Two runs' answers on one head agree, up to float noise from batching the messages differently."""
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        assert a["label"] == b["label"]
+        assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-5)
+        if (a["abstained"], a["reason"]) != (b["abstained"], b["reason"]):
+            # Batches of another size give logits a few ulps apart, so a probability sitting exactly
+            # on a cut-off may fall on the other side of it; nothing else may differ.
+            assert a["probabilities"] != b["probabilities"]
+            assert {a["reason"], b["reason"]} <= {None, "low_confidence", "low_margin"}
+
+
 def _descendants(pid: int) -> set[int]:
     parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -117,7 +130,8 @@ def test_classify_archive_keeps_every_row_resumes_and_leaves_no_ray_behind(tmp_p
             assert from_parquet.errors == 0
             again = pq.read_table(tmp_path / "p.parquet")
             assert again["external_id"].equals(valid["id"])
-            assert again["intent"].equals(valid["intent"]) and again["sentiment"].equals(valid["sentiment"])
+            for head in ("intent", "urgency", "sentiment"):
+                _assert_same_answers(again[head].to_pylist(), valid[head].to_pylist())
         finally:
             ray_processes = _descendants(os.getpid()) - before_ray
             ray.shutdown()
