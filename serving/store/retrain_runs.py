@@ -59,8 +59,10 @@ def submitted_since_last_retrain(session: Session) -> int:
     starting is counted towards the next one exactly once. Reviews are append-only; should message
     deletion shrink the total, the count restarts from zero.
     """
-    last = last_retrain(session)
-    total = submitted_total(session)
+    return _added_since(last_retrain(session), submitted_total(session))
+
+
+def _added_since(last: RetrainRunRecord | None, total: int) -> int:
     return total if last is None else max(total - last.submitted_total, 0)
 
 
@@ -68,11 +70,13 @@ def start_run(session: Session, trigger: str, now: datetime | None = None) -> Re
     """Record a retrain as running, with the review counts it starts from; flushes, never commits."""
     if trigger not in RETRAIN_TRIGGERS:
         raise ValueError(f"trigger must be one of {', '.join(RETRAIN_TRIGGERS)}, not {trigger!r}")
+    # One count serves both fields: a review committed between two counts would belong to no run.
+    total = submitted_total(session)
     run = RetrainRunRecord(
         started_by=trigger,
         status="running",
-        submitted_reviews=submitted_since_last_retrain(session),
-        submitted_total=submitted_total(session),
+        submitted_reviews=_added_since(last_retrain(session), total),
+        submitted_total=total,
         started_at=now or utcnow(),
     )
     session.add(run)

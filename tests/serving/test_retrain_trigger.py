@@ -13,7 +13,8 @@ from sqlalchemy import select
 from data.settings import Settings
 from serving.retrain_trigger import RetrainTrigger
 from serving.retraining import RETRAIN_LOCK
-from serving.store.retrain_runs import RetrainRunRecord, submitted_since_last_retrain
+from serving.store import retrain_runs
+from serving.store.retrain_runs import RetrainRunRecord, start_run, submitted_since_last_retrain, submitted_total
 from serving.store.reviews import Verdict, record_review
 from tests.serving.conftest import MigratedStore
 from tests.serving.review_data import prediction, store
@@ -92,6 +93,30 @@ def test_a_retrain_starts_once_n_reviews_are_in_and_is_never_started_twice(
     # Every review counts once: towards this retrain, or (written while it ran) towards the next.
     with migrated_store.sessions() as session:
         assert run.submitted_reviews + submitted_since_last_retrain(session) == 6
+
+
+def test_a_review_committed_while_a_run_starts_counts_towards_exactly_one_run(
+    migrated_store: MigratedStore, messages: list[str], monkeypatch: pytest.MonkeyPatch
+):
+    submit(migrated_store, messages[:3])
+    count = retrain_runs.submitted_total
+    committed: list[bool] = []
+
+    def count_then_another_reviewer_commits(session):
+        total = count(session)
+        if not committed:  # one review lands just after the run's first count
+            submit(migrated_store, messages[3:4], reviewer="bob")
+            committed.append(True)
+        return total
+
+    monkeypatch.setattr(retrain_runs, "submitted_total", count_then_another_reviewer_commits)
+    with migrated_store.sessions() as session:
+        run = start_run(session, "reviews")
+        session.commit()
+    monkeypatch.setattr(retrain_runs, "submitted_total", count)
+    with migrated_store.sessions() as session:
+        assert submitted_total(session) == 4
+        assert (run.submitted_reviews, submitted_since_last_retrain(session)) == (3, 1)
 
 
 def test_the_count_restarts_after_a_retrain_and_failures_are_recorded(
