@@ -23,8 +23,8 @@ def _macro(per_class: np.ndarray, present: np.ndarray) -> np.ndarray:
     return (per_class * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
 
-def _ece(conf: np.ndarray, correct: np.ndarray, bins: int) -> np.ndarray:
-    """Top-label ECE of each row (same binning as `metrics.expected_calibration_error`)."""
+def ece_of_rows(conf: np.ndarray, correct: np.ndarray, bins: int = 15) -> np.ndarray:
+    """Top-label ECE of each row of confidences and 0/1 correctness (rows × messages), over equal-width bins."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
     resamples, n = conf.shape
@@ -103,5 +103,5 @@ def calibrated_ece(probs: np.ndarray, resamples: int = 1000, seed: int = 0, bins
     total = 0.0
     for start in range(0, resamples, _CHUNK):
         correct = (rng.random((min(_CHUNK, resamples - start), len(conf))) < conf).astype(float)
-        total += float(_ece(np.broadcast_to(conf, correct.shape), correct, bins).sum())
+        total += float(ece_of_rows(np.broadcast_to(conf, correct.shape), correct, bins).sum())
     return total / resamples

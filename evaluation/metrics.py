@@ -8,23 +8,15 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score, precision_recall_fscore_support, recall_score
 
-from evaluation.intervals import bootstrap_intervals, calibrated_ece
+from evaluation.intervals import bootstrap_intervals, calibrated_ece, ece_of_rows
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
     """Top-label ECE: the support-weighted gap between confidence and accuracy over equal-width bins."""
     if len(labels) == 0:
         return 0.0
-    conf = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == labels).astype(float)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            ece += mask.mean() * abs(conf[mask].mean() - correct[mask].mean())
-    return float(ece)
+    return float(ece_of_rows(probs.max(axis=1)[None, :], correct[None, :], bins)[0])
 
 
 def reliability_bins(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
