@@ -67,12 +67,19 @@ def train(
         ),
     ] = None,
     register: Annotated[bool, typer.Option(help="Register the model and run the promotion gate.")] = True,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Train with this seed instead of the config's (to see how much a config varies by seed)."),
+    ] = None,
 ) -> None:
     """Train a classifier from a config, track it in MLflow, register it and gate promotion."""
     from training.config import TrainingConfig
     from training.trainer import Trainer
 
-    result = Trainer(TrainingConfig.from_yaml(config or get_settings().default_config)).run(register=register)
+    training_config = TrainingConfig.from_yaml(config or get_settings().default_config)
+    if seed is not None:
+        training_config.seed = seed
+    result = Trainer(training_config).run(register=register)
     table = Table(
         title=f"run {result.run_id}" + (f" → version {result.version}" if result.version else ""),
         caption=_INTERVAL_CAPTION,

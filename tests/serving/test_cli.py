@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from data.settings import get_settings
@@ -38,6 +39,13 @@ def test_predict_without_a_champion_bootstraps_the_default_model(tiny_setup):
     assert line["intent"]["label"] == "sales_question"
     assert set(line["intent"]) == {"label", "probability", "probabilities", "abstained", "reason"}
     assert line["model"] == {"name": "tidings-classifier", "version": "1"}
+
+
+def test_train_with_a_seed_override_logs_that_seed_on_the_run(tiny_setup):
+    result = runner.invoke(app, ["train", "--config", str(tiny_setup), "--seed", "7", "--no-register"])
+    assert result.exit_code == 0, result.output
+    run_id = result.output.split("run ", 1)[1].split()[0]
+    assert MlflowClient().get_run(run_id).data.params["seed"] == "7"
 
 
 def test_evaluate_writes_metrics_for_the_heads_the_file_labels(tiny_setup, tmp_path):
