@@ -40,13 +40,7 @@ class SourceSpec:
 
 @dataclass
 class FinetuneParams:
-    """End-to-end fine-tuning of encoder and heads (the `finetune` profile).
-
-    `average_last_epochs` > 1 ends training on the mean of the weights after each of the last
-    that many epochs (checkpoint averaging) instead of the last epoch's weights alone. `runs` > 1
-    fine-tunes that many times from the same pretrained weights, with seeds `seed`, `seed + 1`, ...,
-    and keeps the uniform mean of their weights (a model soup); training takes `runs` times longer.
-    """
+    """End-to-end fine-tuning of encoder and heads (the `finetune` profile)."""
 
     epochs: int = 3
     batch_size: int = 32
@@ -55,16 +49,6 @@ class FinetuneParams:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     freeze_embeddings: bool = True
-    average_last_epochs: int = 1
-    runs: int = 1
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.average_last_epochs <= self.epochs:
-            raise ValueError(
-                f"average_last_epochs must be between 1 and epochs ({self.epochs}), got {self.average_last_epochs}"
-            )
-        if self.runs < 1:
-            raise ValueError(f"runs must be at least 1, got {self.runs}")
 
 
 @dataclass

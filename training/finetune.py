@@ -35,52 +35,6 @@ def epoch_rows(groups: Sequence[str], quotas: Mapping[str, int], rng: np.random.
     return np.sort(np.concatenate(keep))
 
 
-class WeightAverage:
-    """A running mean of the parameters of some modules, one snapshot at a time.
-
-    Snapshots come from the tracked modules themselves (averaging epochs of one run) or from
-    modules of the same architecture (averaging separately fine-tuned runs, a "model soup").
-    """
-
-    def __init__(self, modules: Sequence[torch.nn.Module]) -> None:
-        self.parameters = _parameters(modules)
-        self.mean_: list[torch.Tensor] = []
-        self.count_ = 0
-
-    def add(self, modules: Sequence[torch.nn.Module] | None = None) -> None:
-        """Fold the current values of the tracked parameters (or of `modules`') into the mean."""
-        values = self.parameters if modules is None else _parameters(modules)
-        if [v.shape for v in values] != [p.shape for p in self.parameters]:
-            raise ValueError("can only average modules of the same architecture")
-        self.count_ += 1
-        with torch.no_grad():
-            if not self.mean_:
-                self.mean_ = [v.detach().clone() for v in values]
-                return
-            for mean, v in zip(self.mean_, values, strict=True):
-                mean += (v.detach() - mean) / self.count_
-
-    def apply(self) -> None:
-        """Overwrite the tracked parameters with the mean of the snapshots added so far."""
-        if not self.count_:
-            raise ValueError("no snapshot to average: call add() first")
-        with torch.no_grad():
-            for mean, p in zip(self.mean_, self.parameters, strict=True):
-                p.copy_(mean)
-
-
-def _parameters(modules: Sequence[torch.nn.Module]) -> list[torch.nn.Parameter]:
-    return [p for m in modules for p in m.parameters()]
-
-
-def finetuned_modules(model: MessageClassifier) -> list[torch.nn.Module]:
-    """The modules fine-tuning trains: the sentence-transformer and the heads."""
-    encoder = model.encoder
-    if not isinstance(encoder, SentenceTransformerEncoder):
-        raise TypeError(f"the finetune profile needs a sentence-transformers encoder, not {encoder.name!r}")
-    return [encoder.model, model.net_]
-
-
 def finetune(
     model: MessageClassifier,
     texts: Sequence[str],
@@ -98,11 +52,10 @@ def finetune(
 
     With `groups` (one name per row) and `quotas`, each epoch trains on `epoch_rows`: a group with
     a quota contributes a fresh sample of that many rows, every other row is used every epoch.
-    With `params.average_last_epochs` > 1 the model ends on the mean of those epochs' weights.
     """
-    modules = finetuned_modules(model)
     encoder = model.encoder
-    assert isinstance(encoder, SentenceTransformerEncoder)  # finetuned_modules refused any other
+    if not isinstance(encoder, SentenceTransformerEncoder):
+        raise TypeError(f"the finetune profile needs a sentence-transformers encoder, not {encoder.name!r}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     quotas = dict(quotas or {})
@@ -137,7 +90,6 @@ def finetune(
     y = {h: torch.as_tensor(v) for h, v in targets.items()}
     w = torch.as_tensor(weights, dtype=torch.float32)
     history = []
-    average = WeightAverage(modules)
     for rows in epochs:
         encoder.model.train()
         model.net_.train()
@@ -157,12 +109,8 @@ def finetune(
             if progress:
                 progress(len(idx))
         history.append(total / max(batches, 1))
-        if params.average_last_epochs > 1 and len(history) > params.epochs - params.average_last_epochs:
-            average.add()
         if on_epoch:
             on_epoch(len(history), history[-1])
-    if params.average_last_epochs > 1:
-        average.apply()
     encoder.model.eval()
     model.net_.eval()
     encoder.finetuned = True

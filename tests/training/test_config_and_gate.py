@@ -28,10 +28,6 @@ def test_unknown_keys_and_bad_profiles_are_refused():
         TrainingConfig.from_dict({"classifier": {"hiden": 3}})
     with pytest.raises(ValueError, match="profile"):
         TrainingConfig.from_dict({"profile": "turbo"})
-    with pytest.raises(ValueError, match="average_last_epochs"):
-        TrainingConfig.from_dict({"finetune": {"epochs": 3, "average_last_epochs": 4}})
-    with pytest.raises(ValueError, match="average_last_epochs"):
-        TrainingConfig.from_dict({"finetune": {"average_last_epochs": 0}})
 
 
 def _row(source: str, text: str) -> LabelledMessage:

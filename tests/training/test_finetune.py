@@ -9,7 +9,7 @@ from models.classifier import ClassifierSpec, MessageClassifier
 from models.encoders import load_encoder
 from tests.conftest import tiny_rows
 from training.config import FinetuneParams
-from training.finetune import WeightAverage, epoch_rows, finetune, length_bucketed_batches
+from training.finetune import epoch_rows, finetune, length_bucketed_batches
 
 
 def test_length_bucketed_batches_cover_every_row_once_and_group_similar_lengths():
@@ -32,28 +32,6 @@ def test_epoch_rows_keep_every_unrotated_row_and_draw_a_fresh_quota_of_each_rota
     assert len(epoch_rows(groups, {"tweets": 500}, rng)) == 100
 
 
-def test_weight_average_is_the_mean_of_the_snapshots_and_refuses_another_architecture():
-    layer = torch.nn.Linear(2, 1)
-    frozen = torch.nn.Embedding(3, 2)
-    frozen.weight.requires_grad_(False)
-    average = WeightAverage([layer, frozen])
-    with pytest.raises(ValueError, match="no snapshot"):
-        average.apply()
-    for value in (1.0, 2.0, 6.0):
-        with torch.no_grad():
-            layer.weight.fill_(value)
-            layer.bias.fill_(-value)
-        average.add()
-    table = frozen.weight.detach().clone()
-    average.apply()
-    torch.testing.assert_close(layer.weight, torch.full((1, 2), 3.0))
-    torch.testing.assert_close(layer.bias, torch.full((1,), -3.0))
-    # A frozen table is averaged with itself and stays as it was.
-    torch.testing.assert_close(frozen.weight, table)
-    with pytest.raises(ValueError, match="same architecture"):
-        average.add([torch.nn.Linear(3, 1), frozen])
-
-
 @pytest.mark.integration
 @pytest.mark.slow
 def test_finetuning_updates_the_encoder_and_the_saved_model_carries_it(tmp_path):
@@ -66,20 +44,15 @@ def test_finetuning_updates_the_encoder_and_the_saved_model_carries_it(tmp_path)
     layer_key = next(k for k in weights if "layer.0.attention" in k and k.endswith("weight"))
     before = {k: weights[k].detach().clone() for k in (word_key, layer_key)}
     texts = [r["text"] for r in rows]
-    epochs, seen, after_epoch = [], [], []
-
-    def on_epoch(epoch: int, loss: float) -> None:
-        epochs.append(epoch)
-        after_epoch.append(weights[layer_key].detach().clone())
-
+    epochs, seen = [], []
     history = finetune(
         model,
         texts,
         model.encode_targets(rows),
         np.ones(len(rows), dtype=np.float32),
-        FinetuneParams(epochs=2, batch_size=8, encoder_lr=1e-4, average_last_epochs=2),
+        FinetuneParams(epochs=2, batch_size=8, encoder_lr=1e-4),
         progress=seen.append,
-        on_epoch=on_epoch,
+        on_epoch=lambda e, loss: epochs.append(e),
         # Half the rows rotate: each epoch trains on the other 8 and 4 of them.
         groups=["labelled"] * 8 + ["tweets"] * 8,
         quotas={"tweets": 4},
@@ -90,8 +63,6 @@ def test_finetuning_updates_the_encoder_and_the_saved_model_carries_it(tmp_path)
     # Transformer layers learn; the token-embedding table stays frozen (freeze_embeddings=True).
     assert not torch.equal(before[layer_key], weights[layer_key])
     assert torch.equal(before[word_key], weights[word_key])
-    # With average_last_epochs=2 the model ends on the mean of the two epochs' weights.
-    torch.testing.assert_close(weights[layer_key], (after_epoch[0] + after_epoch[1]) / 2)
 
     path = model.save(tmp_path / "tuned")
     assert (path / "encoder" / "model.safetensors").exists()

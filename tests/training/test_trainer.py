@@ -7,13 +7,12 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-import torch
 from mlflow import MlflowClient
 
 from tests.conftest import tiny_config, tiny_rows, write_jsonl
 from training.config import TrainingConfig
 from training.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, load_version, model_by_alias
-from training.trainer import Trainer, assemble
+from training.trainer import Trainer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -81,45 +80,3 @@ def test_the_registered_pyfunc_serves_the_whole_pipeline(settings, files):
     out = model.predict(pd.DataFrame({"text": ["subscribe to my channel", ""]}))
     assert next(iter(out["intent"])) == "spam"
     assert bool(out["needs_review"].iloc[1]) and out["intent_reason"].iloc[1] == "empty_text"
-
-
-def test_a_soup_of_runs_fine_tunes_once_per_seed_and_keeps_the_mean_of_their_weights(settings, files, monkeypatch):
-    config = TrainingConfig.from_dict(
-        {
-            **tiny_config(*files),
-            "profile": "finetune",
-            "seed": 13,
-            "classifier": {"encoder": "minilm-l6.v1", "hidden": 0, "max_seq_length": 16},
-            "finetune": {"epochs": 1, "runs": 2},
-        }
-    )
-    starts: list[dict[str, torch.Tensor]] = []
-    seeds, steps = [], []
-
-    def shift_by_seed(model, texts, targets, weights, params, class_weight, seed, progress, on_epoch, **kw):
-        # Stands in for fine-tuning: moves every weight by an amount only this seed gives.
-        seeds.append(seed)
-        named = dict(model.encoder.model.named_parameters()) | dict(model.net_.named_parameters())
-        starts.append({k: v.detach().clone() for k, v in named.items()})
-        with torch.no_grad():
-            for w in named.values():
-                w += seed / 1000
-        model.encoder.finetuned = True
-        on_epoch(1, 0.5)
-        return [0.5]
-
-    monkeypatch.setattr("training.trainer.finetune", shift_by_seed)
-    monkeypatch.setattr(Trainer, "_log_epoch", staticmethod(lambda epoch, loss: steps.append(epoch)))
-    trainer = Trainer(config, settings)
-    soup = trainer.fit(assemble(config, trainer.taxonomy))
-
-    assert seeds == [13, 14] and steps == [1, 2]
-    assert soup.encoder.finetuned
-    layer = next(k for k in starts[0] if "layer.0.attention" in k)
-    # Both runs start from the same pretrained encoder, so the mean moves it by (13 + 14) / 2 / 1000.
-    torch.testing.assert_close(starts[0][layer], starts[1][layer])
-    torch.testing.assert_close(dict(soup.encoder.model.named_parameters())[layer], starts[0][layer] + 0.0135)
-    # Each run's heads start from their own random weights; the soup keeps the mean of where they ended.
-    head = "heads.intent.1.weight"
-    ended = (starts[0][head] + 0.013 + starts[1][head] + 0.014) / 2
-    torch.testing.assert_close(dict(soup.net_.named_parameters())[head], ended)
