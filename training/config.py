@@ -40,7 +40,13 @@ class SourceSpec:
 
 @dataclass
 class FinetuneParams:
-    """End-to-end fine-tuning of encoder and heads (the `finetune` profile)."""
+    """End-to-end fine-tuning of encoder and heads (the `finetune` profile).
+
+    `runs` > 1 fine-tunes that many times from the same starting point (the pretrained encoder and
+    one head initialisation), each run with its own data order and rotating samples (seeds `seed`,
+    `seed + 1`, ...), and keeps the uniform mean of their weights (a model soup). Training takes
+    `runs` times longer; prediction costs the same as one model.
+    """
 
     epochs: int = 3
     batch_size: int = 32
@@ -49,6 +55,11 @@ class FinetuneParams:
     weight_decay: float = 0.01
     warmup_fraction: float = 0.1
     freeze_embeddings: bool = True
+    runs: int = 1
+
+    def __post_init__(self) -> None:
+        if self.runs < 1:
+            raise ValueError(f"runs must be at least 1, got {self.runs}")
 
 
 @dataclass

@@ -35,6 +35,52 @@ def epoch_rows(groups: Sequence[str], quotas: Mapping[str, int], rng: np.random.
     return np.sort(np.concatenate(keep))
 
 
+class WeightAverage:
+    """A running mean of the parameters of some modules, one snapshot at a time.
+
+    Snapshots come from modules of the same architecture as the tracked ones (separately
+    fine-tuned runs, averaged into a "model soup"); `apply` writes the mean into the tracked ones.
+    """
+
+    def __init__(self, modules: Sequence[torch.nn.Module]) -> None:
+        self.parameters = _parameters(modules)
+        self.mean_: list[torch.Tensor] = []
+        self.count_ = 0
+
+    def add(self, modules: Sequence[torch.nn.Module]) -> None:
+        """Fold the current parameter values of `modules` into the mean."""
+        values = _parameters(modules)
+        if [v.shape for v in values] != [p.shape for p in self.parameters]:
+            raise ValueError("can only average modules of the same architecture")
+        self.count_ += 1
+        with torch.no_grad():
+            if not self.mean_:
+                self.mean_ = [v.detach().clone() for v in values]
+                return
+            for mean, v in zip(self.mean_, values, strict=True):
+                mean += (v.detach() - mean) / self.count_
+
+    def apply(self) -> None:
+        """Overwrite the tracked parameters with the mean of the snapshots added so far."""
+        if not self.count_:
+            raise ValueError("no snapshot to average: call add() first")
+        with torch.no_grad():
+            for mean, p in zip(self.mean_, self.parameters, strict=True):
+                p.copy_(mean)
+
+
+def _parameters(modules: Sequence[torch.nn.Module]) -> list[torch.nn.Parameter]:
+    return [p for m in modules for p in m.parameters()]
+
+
+def finetuned_modules(model: MessageClassifier) -> list[torch.nn.Module]:
+    """The modules fine-tuning trains: the sentence-transformer and the heads."""
+    encoder = model.encoder
+    if not isinstance(encoder, SentenceTransformerEncoder):
+        raise TypeError(f"the finetune profile needs a sentence-transformers encoder, not {encoder.name!r}")
+    return [encoder.model, model.net_]
+
+
 def finetune(
     model: MessageClassifier,
     texts: Sequence[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import tempfile
@@ -27,7 +28,7 @@ from models.cache import CachedEncoder
 from models.classifier import ClassifierSpec, MessageClassifier, package_versions
 from models.encoders import Encoder, load_encoder
 from training.config import TrainingConfig
-from training.finetune import finetune
+from training.finetune import WeightAverage, finetune, finetuned_modules
 from training.gate import MAX_DROP, GateVerdict, compare, per_class_table
 from training.registry import (
     CHALLENGER,
@@ -184,32 +185,14 @@ class Trainer:
     def fit(self, data: TrainingData) -> MessageClassifier:
         """Fit (and for `finetune`, fine-tune) then calibrate on the validation split."""
         torch.set_num_threads(self.settings.threads)
-        encoder = build_encoder(self.config, self.settings)
-        spec = ClassifierSpec.from_dict({**self.config.classifier.to_dict(), "encoder": encoder.name})
-        model = MessageClassifier(self.taxonomy, encoder, spec)
         texts = [i.message.text for i in data.train]
-        targets = model.encode_targets([i.labels.model_dump() for i in data.train])
+        labels = [i.labels.model_dump() for i in data.train]
         weights = np.array([i.weight for i in data.train], dtype=np.float32)
         if self.config.profile == "finetune":
-            params = self.config.finetune
-            groups = [i.source for i in data.train]
-            quotas = rotation_quotas(self.config, groups)
-            per_epoch = sum(min(quotas.get(g, n), n) for g, n in Counter(groups).items())
-            with progress_bar("fine-tuning encoder + heads", params.epochs * per_epoch) as advance:
-                finetune(
-                    model,
-                    texts,
-                    targets,
-                    weights,
-                    params,
-                    self.config.heads.class_weight,
-                    self.config.seed,
-                    advance,
-                    on_epoch=self._log_epoch,
-                    groups=groups,
-                    quotas=quotas,
-                )
+            model = self._finetune(data, texts, labels, weights)
         else:
+            model = self._new_model()
+            targets = model.encode_targets(labels)
             with progress_bar("encoding training messages", len(texts)) as advance:
                 embeddings = model.embed(texts, progress=advance)
             with progress_bar("fitting heads", self.config.heads.epochs) as advance:
@@ -220,6 +203,72 @@ class Trainer:
             val_embeddings = model.embed(val_texts, progress=advance)
         model.calibrate(val_embeddings, model.encode_targets([i.labels.model_dump() for i in calibration]))
         return model
+
+    def _new_model(self) -> MessageClassifier:
+        encoder = build_encoder(self.config, self.settings)
+        spec = ClassifierSpec.from_dict({**self.config.classifier.to_dict(), "encoder": encoder.name})
+        return MessageClassifier(self.taxonomy, encoder, spec)
+
+    def _finetune(
+        self, data: TrainingData, texts: list[str], labels: list[dict[str, str | None]], weights: np.ndarray
+    ) -> MessageClassifier:
+        """Fine-tune `finetune.runs` models from one starting point and keep the mean of their weights."""
+        params = self.config.finetune
+        groups = [i.source for i in data.train]
+        quotas = rotation_quotas(self.config, groups)
+        per_epoch = sum(min(quotas.get(g, n), n) for g, n in Counter(groups).items())
+        # Seeded so a config's heads start from the same weights on every machine, and every run
+        # of a soup shares them: runs that leave one start stay close enough to average.
+        torch.manual_seed(self.config.seed)
+        soup = self._new_model()
+        start = copy.deepcopy(soup.net_.state_dict())
+        average = WeightAverage(finetuned_modules(soup)) if params.runs > 1 else None
+        with progress_bar("fine-tuning encoder + heads", params.runs * params.epochs * per_epoch) as advance:
+            for run in range(params.runs):
+                model = soup if run == 0 else self._new_model()
+                model.net_.load_state_dict(start)
+
+                def log_epoch(epoch: int, loss: float, first: int = run * params.epochs) -> None:
+                    # Epochs are numbered across runs so each run's losses keep their own steps.
+                    self._log_epoch(first + epoch, loss)
+
+                finetune(
+                    model,
+                    texts,
+                    model.encode_targets(labels),
+                    weights,
+                    params,
+                    self.config.heads.class_weight,
+                    self.config.seed + run,
+                    advance,
+                    on_epoch=log_epoch,
+                    groups=groups,
+                    quotas=quotas,
+                )
+                if average is not None:
+                    self._log_soup_member(run, model, data.gate_sets)
+                    average.add(finetuned_modules(model))
+        if average is not None:
+            average.apply()
+        return soup
+
+    @staticmethod
+    def _log_soup_member(run: int, model: MessageClassifier, gate_sets: Mapping[str, list[LabelledMessage]]) -> None:
+        """Log one soup run's own gate-set scores, so the run shows what averaging changed."""
+        import mlflow
+
+        for set_name, items in gate_sets.items():
+            scores = {}
+            for head, m in evaluate_items(model, items).items():
+                scores[f"soup_run{run}.{set_name.replace(':', '_')}.{head}.macro_f1"] = m["macro_f1"]
+                if "qwk" in m:
+                    scores[f"soup_run{run}.{set_name.replace(':', '_')}.{head}.qwk"] = m["qwk"]
+            console.print(
+                f"soup run {run} on {set_name}: "
+                + ", ".join(f"{k.split('.', 2)[2]} {v:.3f}" for k, v in scores.items())
+            )
+            if mlflow.active_run():
+                mlflow.log_metrics(scores)
 
     @staticmethod
     def _log_epoch(epoch: int, loss: float) -> None:

@@ -28,6 +28,8 @@ def test_unknown_keys_and_bad_profiles_are_refused():
         TrainingConfig.from_dict({"classifier": {"hiden": 3}})
     with pytest.raises(ValueError, match="profile"):
         TrainingConfig.from_dict({"profile": "turbo"})
+    with pytest.raises(ValueError, match="runs must be at least 1"):
+        TrainingConfig.from_dict({"finetune": {"runs": 0}})
 
 
 def _row(source: str, text: str) -> LabelledMessage:

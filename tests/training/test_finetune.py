@@ -9,7 +9,7 @@ from models.classifier import ClassifierSpec, MessageClassifier
 from models.encoders import load_encoder
 from tests.conftest import tiny_rows
 from training.config import FinetuneParams
-from training.finetune import epoch_rows, finetune, length_bucketed_batches
+from training.finetune import WeightAverage, epoch_rows, finetune, length_bucketed_batches
 
 
 def test_length_bucketed_batches_cover_every_row_once_and_group_similar_lengths():
@@ -30,6 +30,29 @@ def test_epoch_rows_keep_every_unrotated_row_and_draw_a_fresh_quota_of_each_rota
     assert set(first.tolist()) != set(second.tolist())
     # A quota larger than the source keeps all of it.
     assert len(epoch_rows(groups, {"tweets": 500}, rng)) == 100
+
+
+def test_weight_average_is_the_mean_of_the_snapshots_and_refuses_another_architecture():
+    frozen = torch.nn.Embedding(3, 2)
+    frozen.weight.requires_grad_(False)
+    table = frozen.weight.detach().clone()
+    soup = torch.nn.Linear(2, 1)
+    average = WeightAverage([soup, frozen])
+    with pytest.raises(ValueError, match="no snapshot"):
+        average.apply()
+    for value in (1.0, 2.0, 6.0):
+        run = torch.nn.Linear(2, 1)
+        with torch.no_grad():
+            run.weight.fill_(value)
+            run.bias.fill_(-value)
+        average.add([run, frozen])
+    average.apply()
+    torch.testing.assert_close(soup.weight, torch.full((1, 2), 3.0))
+    torch.testing.assert_close(soup.bias, torch.full((1,), -3.0))
+    # A frozen table every run shares is averaged with itself and stays as it was.
+    torch.testing.assert_close(frozen.weight, table)
+    with pytest.raises(ValueError, match="same architecture"):
+        average.add([torch.nn.Linear(3, 1), frozen])
 
 
 @pytest.mark.integration

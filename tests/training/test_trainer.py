@@ -7,12 +7,13 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+import torch
 from mlflow import MlflowClient
 
 from tests.conftest import tiny_config, tiny_rows, write_jsonl
 from training.config import TrainingConfig
 from training.registry import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, load_version, model_by_alias
-from training.trainer import Trainer
+from training.trainer import Trainer, assemble
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -80,3 +81,53 @@ def test_the_registered_pyfunc_serves_the_whole_pipeline(settings, files):
     out = model.predict(pd.DataFrame({"text": ["subscribe to my channel", ""]}))
     assert next(iter(out["intent"])) == "spam"
     assert bool(out["needs_review"].iloc[1]) and out["intent_reason"].iloc[1] == "empty_text"
+
+
+def test_a_soup_starts_every_run_from_one_point_and_keeps_the_mean_of_their_weights(settings, files, monkeypatch):
+    config = TrainingConfig.from_dict(
+        {
+            **tiny_config(*files),
+            "profile": "finetune",
+            "seed": 13,
+            "classifier": {"encoder": "minilm-l6.v1", "hidden": 0, "max_seq_length": 16},
+            "finetune": {"epochs": 1, "runs": 2},
+        }
+    )
+    starts: list[dict[str, torch.Tensor]] = []
+    seeds, steps = [], []
+
+    def shift_by_seed(model, texts, targets, weights, params, class_weight, seed, progress, on_epoch, **kw):
+        # Stands in for fine-tuning: moves every weight by an amount only this seed gives.
+        seeds.append(seed)
+        named = dict(model.encoder.model.named_parameters()) | dict(model.net_.named_parameters())
+        starts.append({k: v.detach().clone() for k, v in named.items()})
+        with torch.no_grad():
+            for w in named.values():
+                w += seed / 1000
+        model.encoder.finetuned = True
+        on_epoch(1, 0.5)
+        return [0.5]
+
+    monkeypatch.setattr("training.trainer.finetune", shift_by_seed)
+    monkeypatch.setattr(Trainer, "_log_epoch", staticmethod(lambda epoch, loss: steps.append(epoch)))
+    result = Trainer(config, settings).run(register=False)
+    soup = result.model
+
+    assert seeds == [13, 14] and steps == [1, 2]
+    # Each run's own gate-set scores are on the MLflow run beside the soup's.
+    logged = MlflowClient().get_run(result.run_id).data.metrics
+    for run in (0, 1):
+        assert {f"soup_run{run}.gate.intent.macro_f1", f"soup_run{run}.gate.urgency.qwk"} <= logged.keys()
+    assert soup.encoder.finetuned
+    layer = next(k for k in starts[0] if "layer.0.attention" in k)
+    # Both runs start from the pretrained encoder and one head initialisation, so the mean moves
+    # every weight by (13 + 14) / 2 / 1000 from that start.
+    head = "heads.intent.1.weight"
+    for name in (layer, head):
+        torch.testing.assert_close(starts[0][name], starts[1][name])
+    torch.testing.assert_close(dict(soup.encoder.model.named_parameters())[layer], starts[0][layer] + 0.0135)
+    torch.testing.assert_close(dict(soup.net_.named_parameters())[head], starts[0][head] + 0.0135)
+    # The heads' start is seeded: the same config starts from it again in a new trainer.
+    single = TrainingConfig.from_dict({**config.to_dict(), "finetune": {"epochs": 1, "runs": 1}})
+    Trainer(single, settings).fit(assemble(single, Trainer(single, settings).taxonomy))
+    torch.testing.assert_close(starts[2][head], starts[0][head])
