@@ -258,17 +258,16 @@ class Trainer:
         import mlflow
 
         for set_name, items in gate_sets.items():
-            scores = {}
-            for head, m in evaluate_items(model, items).items():
-                scores[f"soup_run{run}.{set_name.replace(':', '_')}.{head}.macro_f1"] = m["macro_f1"]
-                if "qwk" in m:
-                    scores[f"soup_run{run}.{set_name.replace(':', '_')}.{head}.qwk"] = m["qwk"]
-            console.print(
-                f"soup run {run} on {set_name}: "
-                + ", ".join(f"{k.split('.', 2)[2]} {v:.3f}" for k, v in scores.items())
-            )
+            scores = {
+                f"{head}.{key}": m[key]
+                for head, m in evaluate_items(model, items).items()
+                for key in ("macro_f1", "qwk")
+                if key in m
+            }
+            console.print(f"soup run {run} on {set_name}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
             if mlflow.active_run():
-                mlflow.log_metrics(scores)
+                prefix = f"soup_run{run}.{set_name.replace(':', '_')}"
+                mlflow.log_metrics({f"{prefix}.{k}": v for k, v in scores.items()})
 
     @staticmethod
     def _log_epoch(epoch: int, loss: float) -> None:

@@ -129,5 +129,6 @@ def test_a_soup_starts_every_run_from_one_point_and_keeps_the_mean_of_their_weig
     torch.testing.assert_close(dict(soup.net_.named_parameters())[head], starts[0][head] + 0.0135)
     # The heads' start is seeded: the same config starts from it again in a new trainer.
     single = TrainingConfig.from_dict({**config.to_dict(), "finetune": {"epochs": 1, "runs": 1}})
-    Trainer(single, settings).fit(assemble(single, Trainer(single, settings).taxonomy))
+    again = Trainer(single, settings)
+    again.fit(assemble(single, again.taxonomy))
     torch.testing.assert_close(starts[2][head], starts[0][head])
