@@ -84,6 +84,7 @@ def test_export_writes_the_int8_graph_tokenizer_and_description(tiny_export, tin
     assert meta["inputs"] == ["input_ids", "attention_mask", "token_type_ids"]
     assert meta["max_seq_length"] == 24 and meta["opset"] == 17
     assert meta["quantization"]["per_channel"] and meta["quantization"]["weight_type"] == "QInt8"
+    assert meta["quantization"]["reduce_range"]
     assert meta["versions"]["onnxruntime"]
 
 
