@@ -41,8 +41,8 @@ class QuantizationSettings:
     cosine to torch at 0.992 where per-tensor drops to 0.958, and QUInt8 weights run 2.5x slower.
     `reduce_range` (7-bit weights) is on because CPUs without VNNI (AVX2 only) saturate the int8
     products: there a random model's worst cosine to torch measured 0.931 without it and 0.999
-    with it, while MiniLM's mean cosine moved only from 0.991 to 0.990; on an AVX512-VNNI CPU it
-    made no difference. Quantizing `Gather` (the embedding tables) makes the file 23 MB instead
+    with it, while MiniLM's mean cosine moved only from 0.991 to 0.990; an earlier measurement on
+    an AVX512-VNNI CPU found it no better there. Quantizing `Gather` (the embedding tables) makes the file 23 MB instead
     of 59 MB at the same accuracy. `keep_float` names substrings of node names left in fp32:
     ("intermediate", "output/dense") keeps the feed-forward layers exact (mean cosine 0.998) at
     about twice the latency.
